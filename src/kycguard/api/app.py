@@ -1,0 +1,53 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from kycguard import __version__
+from kycguard.api import errors
+from kycguard.api.limits import BodySizeLimit
+from kycguard.api.routes import admin, audit, docs, sessions, subjects, system, verify
+from kycguard.security import wiring as security
+from kycguard.services.runtime import open_runtime
+from kycguard.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    logging.basicConfig(level=logging.INFO)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with open_runtime(settings) as rt:
+            app.state.runtime = rt
+            stop_security = security.on_start(rt)
+            try:
+                yield
+            finally:
+                stop_security()
+
+    app = FastAPI(
+        title="kycguard",
+        version=__version__,
+        description="Self-hosted identity verification: document + selfie, face match, liveness, decisions.",
+        lifespan=lifespan,
+        **security.fastapi_options(settings),
+    )
+    errors.install(app)
+    app.include_router(system.router)
+    app.include_router(verify.router)
+    app.include_router(sessions.router)
+    app.include_router(admin.router)
+    app.include_router(audit.router)
+    app.include_router(subjects.router)
+    if not settings.security.public_docs:
+        app.include_router(docs.router)
+    # two images plus form overhead
+    app.add_middleware(BodySizeLimit, max_bytes=2 * settings.limits.max_upload_bytes + 64 * 1024)
+    security.install(app, settings)  # access rules, error docs, headers, CORS, rate limits
+    return app

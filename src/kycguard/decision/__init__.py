@@ -1,0 +1,1 @@
+"""Turning check results into a graduated, explained decision."""

