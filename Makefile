@@ -29,7 +29,9 @@ $(SDISTS):
 	mkdir -p .cache/sdists
 	$(PIP) download -q --no-deps --no-binary :all: face_recognition==1.3.0 -d .cache/sdists
 
+# The first admin API key is printed once (a no-op printing no key when one exists); then serve.
 run: install
+	$(VENV)/bin/kycguard keys bootstrap
 	$(VENV)/bin/kycguard serve
 
 test: install

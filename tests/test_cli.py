@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -17,11 +18,19 @@ from support.imagefiles import encode
 def test_cli_verify_prints_the_api_json(fr_test_images: Path, tmp_path: Path) -> None:
     photo = np.asarray(Image.open(fr_test_images / "obama.jpg").convert("RGB"))
     try:
-        card = render_td1(photo, Identity(surname="OBAMA", given_names="BARACK")).image
+        card = render_td1(
+            photo,
+            Identity(
+                surname="OBAMA",
+                given_names="BARACK",
+                expiry_date=dt.date(2021, 3, 1),
+                issue_date=dt.date(2011, 3, 2),
+            ),
+        ).image
     except FileNotFoundError as exc:
         missing(str(exc))
     (tmp_path / "card.jpg").write_bytes(encode(card))
-    (tmp_path / "data.json").write_text(json.dumps({"date_expiration": "20200101"}))
+    (tmp_path / "data.json").write_text(json.dumps({"date_expiration": "20210301"}))
     env = {"PATH": "/usr/bin:/bin", "KYCGUARD_DATA_DIR": str(tmp_path / "data")}
     cmd = [
         sys.executable,

@@ -68,6 +68,14 @@ def test_same_person_matches_and_different_person_does_not(
     assert biden.confidence < 5
 
 
+def test_embedding_accepts_a_cropped_view(vision: Vision, astronaut: np.ndarray) -> None:
+    """A crop is a non-contiguous view; dlib refuses those unless the embedder copies."""
+    view = astronaut[10:500, 20:490]
+    assert not view.flags["C_CONTIGUOUS"]
+    face = vision.detector.detect(view)[0]
+    assert vision.matcher.embedder.embed(view, face).shape == (128,)
+
+
 def test_group_photo_finds_every_face(vision: Vision, eval_data: Path) -> None:
     """Faces ~9 % of a 2000 px frame: BlazeFace misses them on the whole image, tiles find both."""
     image = load(eval_data / "faces/face_recognition_examples/multi_face/obama_and_biden.jpg")

@@ -20,6 +20,7 @@ BENCHES: dict[str, str] = {
     "barcode": "PDF417 decoding: byte-exact payloads and time per image",
     "pad": "single-image presentation-attack detection (APCER/BPCER) on labelled images",
     "deepfake": "deepfake, liveness and injection scores of labelled video clips",
+    "frames": "video-session frame analysis time per core at 640x480 (median, p95)",
 }
 
 

@@ -173,7 +173,7 @@ class Settings(BaseSettings):
     liveness: LivenessSettings = LivenessSettings()
     documents: DocumentSettings = DocumentSettings()
     sessions: SessionSettings = SessionSettings()
-    security: SecuritySettings = Field(default_factory=SecuritySettings)  # reads KYCGUARD_REDIS_URL too
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     @property
     def effective_database_url(self) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
+import zxingcpp
 from PIL import Image, ImageDraw, ImageFont
 
 from kycguard.documents.mrz.parse import FORMATS, compose_lines
@@ -360,3 +361,39 @@ def screen_photo(image: np.ndarray, angle_deg: float = 3.0) -> np.ndarray:
     cam = cv2.warpAffine(shown, matrix, (out_w, out_h), flags=cv2.INTER_AREA)
     cam = cv2.GaussianBlur(cam, (0, 0), 0.7)
     return jpeg(camera(cam), 85)
+
+
+# -- driver licence back (PDF417) -----------------------------------------------------------
+
+ELEMENTS = {
+    "DCA": "C",
+    "DCS": "MUSTERMANN",
+    "DAC": "ERIKA",
+    "DAD": "ANNA",
+    "DBD": "01152020",
+    "DBB": "08121974",
+    "DBA": "08122029",
+    "DBC": "2",
+    "DAQ": "D1234567",
+    "DCG": "USA",
+    "DAJ": "CA",
+}
+
+
+def licence_back(payload: bytes) -> np.ndarray:
+    """A card back: grey plastic, some print, the PDF417 symbol."""
+    symbol = np.asarray(
+        zxingcpp.write_barcode_to_image(
+            zxingcpp.create_barcode(payload, zxingcpp.BarcodeFormat.PDF417), scale=3
+        )
+    )
+    card = np.full((540, 856, 3), 228, np.uint8)
+    cv2.putText(
+        card, "DRIVER LICENSE - BACK", (40, 60), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (60, 60, 60), 2
+    )
+    h, w = symbol.shape
+    scale = min(760 / w, 300 / h)
+    symbol = cv2.resize(symbol, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    y, x = 140, (856 - symbol.shape[1]) // 2
+    card[y : y + symbol.shape[0], x : x + symbol.shape[1]] = symbol[..., None]
+    return card

@@ -146,7 +146,7 @@ def test_bad_input_is_a_result_not_an_exception(image: np.ndarray) -> None:
 
 
 def test_driver_licence_back_reads_the_barcode(analyzer: Any) -> None:
-    from test_barcode import ELEMENTS, licence_back
+    from documents.render import ELEMENTS, licence_back
 
     from kycguard.documents.aamva import build_aamva
 

@@ -9,26 +9,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import zxingcpp
-from documents.render import camera, jpeg
+from documents.render import ELEMENTS, camera, jpeg, licence_back
 
 from kycguard.bench.barcode import expected_payloads, load_rgb
 from kycguard.documents.aamva import build_aamva, parse_aamva, parse_aamva_date
 from kycguard.documents.barcode import decode_pdf417
-
-ELEMENTS = {
-    "DCA": "C",
-    "DCS": "MUSTERMANN",
-    "DAC": "ERIKA",
-    "DAD": "ANNA",
-    "DBD": "01152020",
-    "DBB": "08121974",
-    "DBA": "08122029",
-    "DBC": "2",
-    "DAQ": "D1234567",
-    "DCG": "USA",
-    "DAJ": "CA",
-}
 
 
 def test_every_asserted_payload_decodes_byte_exact(documents_data: Path) -> None:
@@ -45,25 +30,6 @@ def test_every_asserted_payload_decodes_byte_exact(documents_data: Path) -> None
             assert any(f in payloads for f in forms), (name, payloads)
         checked += 1
     assert checked == 8
-
-
-def licence_back(payload: bytes) -> np.ndarray:
-    """A card back: grey plastic, some print, the PDF417 symbol."""
-    symbol = np.asarray(
-        zxingcpp.write_barcode_to_image(
-            zxingcpp.create_barcode(payload, zxingcpp.BarcodeFormat.PDF417), scale=3
-        )
-    )
-    card = np.full((540, 856, 3), 228, np.uint8)
-    cv2.putText(
-        card, "DRIVER LICENSE - BACK", (40, 60), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (60, 60, 60), 2
-    )
-    h, w = symbol.shape
-    scale = min(760 / w, 300 / h)
-    symbol = cv2.resize(symbol, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-    y, x = 140, (856 - symbol.shape[1]) // 2
-    card[y : y + symbol.shape[0], x : x + symbol.shape[1]] = symbol[..., None]
-    return card
 
 
 @pytest.mark.parametrize("angle", [0, 15, 90, 180])

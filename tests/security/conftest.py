@@ -10,8 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from documents.render import Identity, camera, on_table, render_td1
+from PIL import Image
 from security.helpers import CORS_ORIGIN, Deployment, redis_or_missing, scratch_database
+from support.env import missing
+from support.imagefiles import encode
 from support.servers import Server
 
 
@@ -41,7 +46,14 @@ def deployment(
 
 @pytest.fixture(scope="session")
 def photos(fr_test_images: Path) -> dict[str, bytes]:
-    """Real photos: two of one person (document side, selfie) and one of another."""
-    return {
-        name: (fr_test_images / f"{name}.jpg").read_bytes() for name in ("obama", "obama2", "biden")
-    }
+    """Real photos: an ID card rendered around one person's photo, a selfie of that person, another
+    person's photo."""
+    try:
+        card = render_td1(
+            np.asarray(Image.open(fr_test_images / "obama.jpg").convert("RGB")),
+            Identity(surname="OBAMA", given_names="BARACK", document_number="D23145890"),
+        )
+    except FileNotFoundError as exc:
+        missing(str(exc))
+    read = {n: (fr_test_images / f"{n}.jpg").read_bytes() for n in ("obama2", "biden")}
+    return read | {"card": encode(camera(on_table(card.image, tilt=0.05, angle_deg=-2)))}

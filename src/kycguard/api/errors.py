@@ -58,9 +58,13 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
-        response = error_response(KycError(str(exc.detail), code=code, status_code=exc.status_code))
+        message = str(exc.detail)
+        if exc.status_code in (404, 405) and message in ("Not Found", "Method Not Allowed"):
+            # Starlette's routing answer: say what was asked for, so a typo is obvious
+            message = f"{message.lower()}: {request.method} {request.url.path} (see /openapi.json)"
+        response = error_response(KycError(message, code=code, status_code=exc.status_code))
         for k, v in (exc.headers or {}).items():
             response.headers[k] = v
         return response

@@ -139,7 +139,7 @@ class PortraitFinder:
         self, document: np.ndarray, face: Face
     ) -> tuple[np.ndarray, Face, int, bool] | None:
         x, y, w, h = face.box.expanded(_CROP_MARGIN, document.shape).as_int()
-        crop = document[y : y + h, x : x + w]
+        crop = np.ascontiguousarray(document[y : y + h, x : x + w])
         scale = _TARGET_FACE_PX / max(face.size, 1.0)
         if scale > 1.0:
             crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)

@@ -1,14 +1,16 @@
 """Who is calling, and may they: FastAPI dependencies that declare each route's access rule.
 
 Every route depends on exactly one of :func:`require` (API key roles, optionally a video session's
-token) or :func:`public`. :func:`publish_access_rules` runs once in ``create_app``: it copies each rule
-into the OpenAPI document (``x-kycguard-access``, which the authorization-matrix test walks) and
-records which routes declared one; the app-wide :func:`access_guard` refuses every route that did
-not (``403 ROUTE_ACCESS_UNDECLARED``), so a forgotten rule fails closed.
+token) or :func:`public`. :func:`publish_access_rules` runs once in ``create_app``: it records each
+route's rule, which the OpenAPI document then states (``x-kycguard-access``, walked by the
+authorization-matrix test); the app-wide :func:`access_guard` refuses every route that declared none
+(``403 ROUTE_ACCESS_UNDECLARED``), so a forgotten rule fails closed.
 
 Order of checks for an API key: known, not expired or revoked -> per-key rate limit -> signature (if
-the key has a signing secret) -> role. A session token is only ever accepted on routes that allow it,
-and only for the ``session_id`` in the path: it reaches nothing else.
+the key has a signing secret) -> role. A session token (``X-Session-Token``) is only accepted on
+routes that allow it, and only for its own session: the ``session_id`` in the path or query must be
+the token's (the alias routes that name the session in a JSON body have it checked again by the
+session service).
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ class AccessRule:
 
 def require(*roles: Role, session_token: bool = False) -> Callable[..., Awaitable[Principal]]:
     """Dependency: an API key of one of ``roles`` (or, with ``session_token``, the token of the
-    session named by the ``session_id`` path parameter)."""
+    session the request names)."""
     rule = AccessRule(frozenset(roles), session_token=session_token)
 
     async def authenticate(

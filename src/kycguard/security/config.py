@@ -2,7 +2,9 @@
 
 Two values are also read from the short names the operators' documentation uses:
 ``KYCGUARD_REDIS_URL`` and ``KYCGUARD_DATA_KEYS`` (the nested names win when both are set). Secrets are
-``SecretStr`` so ``GET /api/v1/config`` and logs show ``**********`` instead of them.
+``SecretStr`` so ``GET /api/v1/config`` and logs show ``**********`` instead of them. ``Settings``
+builds this section with ``default_factory`` so the short names are read when the settings are
+loaded, not once at import.
 """
 
 from __future__ import annotations
@@ -81,7 +83,11 @@ class SecuritySettings(_Section):
         description="Browser origins allowed to call the API (e.g. https://app.example.com); "
         "'*' is refused. Env: comma list.",
     )
-    max_json_bytes: int = Field(64 * 1024, ge=1024, description="Largest accepted JSON body.")
+    max_json_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Largest accepted JSON body (a base64 640x480 video frame is ~100-200 KiB).",
+    )
     public_docs: bool = Field(
         False,
         description="Serve /docs and /openapi.json without a key (development only). "

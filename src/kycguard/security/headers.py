@@ -2,10 +2,13 @@
 
 API answers (JSON) get a ``default-src 'none'`` CSP and ``Cache-Control: no-store`` (they carry
 personal data); HTML pages (the capture page) get a CSP that allows only their own origin and the
-camera for that origin. A route that sets one of these headers itself keeps its own value.
+camera for that origin. A route that sets one of these headers itself keeps its own value. A crash
+is answered here too (500 in the one error shape, no trace), so it carries the same headers.
 """
 
 from __future__ import annotations
+
+import logging
 
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
@@ -13,6 +16,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kycguard.api.limits import BodySizeLimit
+from kycguard.errors import KycError
+from kycguard.security.errors import send_error
+
+log = logging.getLogger("kycguard.api")
 
 COMMON: dict[str, str] = {
     "x-content-type-options": "nosniff",
@@ -38,6 +45,7 @@ ALLOWED_REQUEST_HEADERS = [
     "X-Timestamp",
     "X-Signature",
     "X-Device-Id",
+    "X-Session-Token",
 ]
 
 
@@ -51,9 +59,12 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         exempt = scope.get("path", "") in self.exempt
+        started = False
 
         async def with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 present = Headers(raw=message.get("headers", []))
                 html = present.get("content-type", "").startswith("text/html")
                 wanted = COMMON if exempt else COMMON | (HTML if html else API)
@@ -61,7 +72,18 @@ class SecurityHeaders:
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception:
+            # Starlette answers crashes outside every middleware; answer here so a 500 carries
+            # the same headers (and the same body as kycguard.api.errors) as every other answer
+            if started:
+                raise
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            crash = KycError("internal error; the request was not processed", code="INTERNAL_ERROR")
+            await send_error(
+                send, crash, [(k.encode(), v.encode()) for k, v in (COMMON | API).items()]
+            )
 
 
 class StrictCORS(CORSMiddleware):

@@ -10,6 +10,7 @@ reverse proxy set uvicorn's ``--forwarded-allow-ips`` to the proxy so ``X-Forwar
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -95,7 +96,7 @@ class LivenessLockout:
                     code="LIVENESS_LOCKED_OUT",
                 )
 
-    def observe(self, subjects: list[str], result: dict[str, object]) -> None:
+    def observe(self, subjects: list[str], result: Mapping[str, object]) -> None:
         if liveness_failed(result):
             self.record_failure(subjects)
 
@@ -106,7 +107,7 @@ class LivenessLockout:
                 self.backend.set_for(f"lo:{s}", self.settings.lockout_s)
 
 
-def liveness_failed(result: dict[str, object]) -> bool:
+def liveness_failed(result: Mapping[str, object]) -> bool:
     """A decision whose liveness check judged the selfie an attack counts as a failed attempt."""
     check = result.get("liveness_check")
     return isinstance(check, dict) and check.get("verdict") == "attack"

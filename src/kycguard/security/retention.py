@@ -88,7 +88,10 @@ def _erase_sessions(session: Session, user_id: str, tenant: str | None) -> dict[
         return {}
     kyc_session, session_blob, session_frame = models
     query = select(kyc_session.id).where(kyc_session.user_id == user_id)
-    if tenant is not None and hasattr(kyc_session, "tenant"):
+    if tenant is not None:
+        # only this tenant's sessions: erasing others would let a tenant destroy another tenant's
+        # data by guessing user ids. Sessions older than migration 0004 that no verification linked
+        # to a tenant have none; an admin erasure (every tenant) covers them.
         query = query.where(kyc_session.tenant == tenant)
     ids = list(session.scalars(query))
     if not ids:

@@ -117,9 +117,16 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             settings, vision.detector, vision.matcher, documents, liveness, repository
         )
         sessions = SessionService.build(
-            settings, vision.detector, vision.matcher, liveness, database, repository
+            settings,
+            vision.detector,
+            vision.matcher,
+            liveness,
+            database,
+            repository,
+            EncryptedFrameStore(database, security.keyring),  # kept images encrypted at rest
+            audit=security.audit,
+            lockout=security.lockout,
         )
-        sessions.frames = EncryptedFrameStore(database, security.keyring)  # kept images encrypted
         yield Runtime(
             settings,
             vision,

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from kycguard import API_VERSION
+from kycguard.decision import rules
 from kycguard.decision.engine import decide
 from kycguard.decision.findings import Finding, Severity
 from kycguard.documents.portrait import Portrait, PortraitFinder, rotate
@@ -28,7 +29,7 @@ from kycguard.store.repository import VerificationRepository
 from kycguard.vision import quality
 from kycguard.vision.detector import MediaPipeFaceDetector
 from kycguard.vision.image_io import decode_image, downscale
-from kycguard.vision.matcher import FaceMatcher, FaceSample, MatchResult
+from kycguard.vision.matcher import FaceMatcher, FaceSample
 from kycguard.vision.types import BoundingBox, Face
 
 
@@ -134,7 +135,7 @@ class VerificationService:
             self.settings.quality,
             document=True,
         )
-        findings += _quality_findings(selfie_q, "selfie") + _quality_findings(
+        findings += rules.quality_findings(selfie_q, "selfie") + rules.quality_findings(
             doc_q, "document portrait"
         )
         if chosen.ignored_small_faces:
@@ -148,7 +149,7 @@ class VerificationService:
 
         selfie_sample = FaceSample(selfie_img, chosen.face)
         match = self.matcher.compare(selfie_sample, FaceSample(portrait.crop, portrait.face))
-        findings += _match_findings(match, self.settings)
+        findings += rules.match_findings(match, self.settings)
 
         # The document checks read the full-resolution upload (OCR of small print, JPEG-grid
         # analysis around the portrait, which resampling would erase), turned upright.
@@ -163,12 +164,12 @@ class VerificationService:
             ).as_int(),
         )
         doc = doc_report.to_dict()
-        findings += _document_findings(doc)
+        findings += rules.document_findings(doc)
 
         liveness = None
         if self.liveness is not None:
             liveness = self.liveness.assess(selfie_img, chosen.face).to_dict()
-            findings += _liveness_findings(liveness)
+            findings += rules.liveness_findings(liveness)
         else:
             findings.append(
                 Finding(
@@ -246,99 +247,3 @@ def _portrait_dict(p: Portrait) -> dict[str, Any]:
         "box": [x, y, w, h],
         "contrast_enhanced": p.enhanced,
     }
-
-
-_QUALITY_CODES = {
-    "blur": ("IMAGE_TOO_BLURRY", "is blurred"),
-    "exposure": ("POOR_EXPOSURE", "is badly exposed"),
-    "face_size": ("FACE_TOO_SMALL", "shows the face too small"),
-    "pose": ("POSE_NOT_FRONTAL", "is not frontal"),
-}
-
-
-def _quality_findings(report: quality.QualityReport, what: str) -> list[Finding]:
-    out = []
-    for c in report.checks:
-        if not c.passed:
-            code, text = _QUALITY_CODES[c.name]
-            out.append(Finding(code, f"the {what} {text} ({c.detail})", Severity.REVIEW))
-    return out
-
-
-def _match_findings(match: MatchResult, settings: Settings) -> list[Finding]:
-    fm = settings.face_match
-    if match.distance >= fm.clear_mismatch_distance:
-        return [
-            Finding(
-                "FACE_MISMATCH",
-                f"the selfie does not match the document portrait (distance {match.distance:.3f} >= {fm.clear_mismatch_distance})",
-                Severity.REJECT,
-            )
-        ]
-    if not match.is_match:
-        return [
-            Finding(
-                "FACE_MATCH_UNCERTAIN",
-                f"the selfie and the document portrait are not clearly the same person (distance {match.distance:.3f} > {fm.tolerance})",
-                Severity.REVIEW,
-            )
-        ]
-    out = []
-    if not match.calibrated:
-        out.append(
-            Finding(
-                "FACE_MATCH_UNCALIBRATED",
-                f"face match confidence is not calibrated for model {match.model}",
-                Severity.INFO,
-            )
-        )
-    return out
-
-
-def _document_findings(doc: dict[str, Any]) -> list[Finding]:
-    """Each document check's reason codes, as hard as the check itself says it is."""
-    out: list[Finding] = []
-    seen: set[str] = set()
-    for check in doc.get("checks", []):
-        for code in check.get("reason_codes", []):
-            if code in seen:
-                continue
-            seen.add(code)
-            if code in _INFO_DOCUMENT_CODES:
-                severity = Severity.INFO
-            elif check.get("hard_reject"):
-                severity = Severity.REJECT
-            else:
-                severity = Severity.REVIEW
-            out.append(Finding(str(code), check.get("detail") or str(code), severity))
-    out += [
-        Finding(code, code.replace("_", " ").lower(), Severity.REVIEW)
-        for code in doc.get("reasons", [])
-        if code not in seen
-    ]
-    return out
-
-
-# Absence of an MRZ is normal for ID cards photographed on the portrait side only.
-_INFO_DOCUMENT_CODES = {"MRZ_NOT_FOUND"}
-
-
-def _liveness_findings(live: dict[str, Any]) -> list[Finding]:
-    verdict = live.get("verdict")
-    if verdict == "attack":
-        return [
-            Finding(
-                "LIVENESS_FAILED",
-                "the selfie looks like a photo of a photo or of a screen",
-                Severity.REVIEW,
-            )
-        ]
-    if verdict == "uncertain":
-        return [
-            Finding(
-                "LIVENESS_UNCERTAIN",
-                "passive liveness could not confirm a live person",
-                Severity.REVIEW,
-            )
-        ]
-    return []

@@ -104,7 +104,7 @@ class BlinkDetector:
             return Step(st, 0.1, hint="blink")
         if phase == "open":
             if closed:
-                st.update(phase="closed", closed_at=t_ms, checks=0, confirmed=False)
+                st.update(phase="closed", closed_at=t_ms, confirmed=False)
                 st.pop("best_ncc", None)
                 _probe(st, probe, "eyes", s.planar_max_ncc_eyes, s.planar_checks_per_attempt)
                 return Step(st, 0.6, hint="open_eyes")
@@ -161,7 +161,7 @@ class _TurnLike:
             return Step(st, 0.05, hint=self.hint_back)
         if phase == "ready":
             if angle >= reach and abs(off_axis) <= axis_tol:
-                st.update(phase="turned", peak=round(angle, 2), checks=0, confirmed=False)
+                st.update(phase="turned", peak=round(angle, 2), confirmed=False)
                 st.pop("best_ncc", None)
                 _probe(
                     st,
@@ -256,7 +256,7 @@ class _HeldExpression:
         if phase == "ready":
             if not active:
                 return Step(st, 0.7 * amount, hint=self.hint_go)
-            st.update(phase="holding", since=t_ms, checks=0, confirmed=False)
+            st.update(phase="holding", since=t_ms, confirmed=False)
             st.pop("best_ncc", None)
         if not active:  # let go too early
             st["phase"] = "ready"

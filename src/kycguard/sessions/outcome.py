@@ -19,10 +19,10 @@ import numpy as np
 
 from kycguard.decision.engine import Decision, decide
 from kycguard.decision.findings import Finding, Severity
+from kycguard.decision.rules import match_findings, quality_findings
 from kycguard.liveness.passive import PassiveLivenessDetector
 from kycguard.liveness.sequence import assess_sequence
 from kycguard.liveness.types import FrameSample
-from kycguard.services.verification import _match_findings, _quality_findings
 from kycguard.settings import Settings
 from kycguard.vision import quality
 from kycguard.vision.detector import FaceDetector
@@ -79,7 +79,15 @@ class SessionJudge:
                 )
             )
         if match is not None:
-            report["face_match"] = match.to_dict() | {"template_frames": len(template)}
+            against = (
+                f"document portrait of verification {linked['verification_id']}"
+                if linked is not None
+                else "ID document uploaded with the session"
+            )
+            report["face_match"] = match.to_dict() | {
+                "template_frames": len(template),
+                "against": against,
+            }
         decision = decide(
             {
                 "face_match": match.confidence if match is not None else None,
@@ -197,25 +205,25 @@ class SessionJudge:
         linked: dict[str, Any] | None,
         findings: list[Finding],
     ) -> MatchResult | None:
-        if linked is not None:
+        if linked is not None and linked.get("status") == "rejected":
             findings.append(
                 Finding(
-                    "FACE_MATCH_NOT_PERFORMED",
-                    f"linked verification {linked['verification_id']} keeps no face template (images are not "
-                    "stored until encryption at rest): upload the ID document to the session to match faces",
-                    Severity.INFO,
+                    "LINKED_VERIFICATION_REJECTED",
+                    f"the linked verification {linked['verification_id']} was rejected",
+                    Severity.REVIEW,
                 )
             )
-            if linked.get("status") == "rejected":
+        if portrait is None:
+            if linked is not None:
                 findings.append(
                     Finding(
-                        "LINKED_VERIFICATION_REJECTED",
-                        f"the linked verification {linked['verification_id']} was rejected",
-                        Severity.REVIEW,
+                        "FACE_MATCH_NOT_PERFORMED",
+                        f"the linked verification {linked['verification_id']} no longer keeps its "
+                        "document portrait (erased or past retention): no face match",
+                        Severity.INFO,
                     )
                 )
-        if portrait is None:
-            if linked is None:
+            else:
                 findings.append(
                     Finding(
                         "NO_DOCUMENT_TO_MATCH",
@@ -238,7 +246,7 @@ class SessionJudge:
             model=emb.name,
             calibrated=self.matcher.calibration.fitted_on != "uncalibrated",
         )
-        findings.extend(_match_findings(match, self.settings))
+        findings.extend(match_findings(match, self.settings))
         return match
 
     def _quality(
@@ -248,7 +256,7 @@ class SessionJudge:
             return None
         best = max(template, key=lambda t: t.face.size)
         q = quality.assess(best.image, best.face, 1, self.settings.quality, document=False)
-        findings.extend(_quality_findings(q, "best session frame"))
+        findings.extend(quality_findings(q, "best session frame"))
         report["quality"] = q.to_dict()
         return q.score
 

@@ -6,8 +6,11 @@ changes up to 36 degrees, smile blendshape +0.67). The pixels cannot lie that wa
 flat picture is a homography of every other. So when a detector sees the expression it waits for,
 the region that should have changed (eyes, mouth, the whole face for turns and nods) is aligned to the
 neutral frame with the best homography found (ECC, coarse to fine, from several starting points) and
-compared by normalised cross-correlation. A photo lines up (NCC >= 0.89 on every warp of the shared
-stills up to 40 degrees); a real blink, smile or head turn does not (<= 0.72 on the shared clips).
+compared by normalised cross-correlation (NCC). Measured: 6 real stills, each turned and tilted on a
+5x5 grid up to 40 degrees (120 warped frames with a usable face), line up with NCC >= 0.91 (eyes),
+>= 0.98 (mouth), >= 0.95 (whole face); the real actions of the shared clips where a detector asked
+gave <= 0.68 (blinks), <= 0.80 (smile, open mouth) and <= 0.75 (turns, nod). The limits in the
+settings sit between (0.8, 0.9, 0.8).
 """
 
 from __future__ import annotations
@@ -153,7 +156,7 @@ def _aligned_ncc(
     """ECC homography (half resolution, then full) from ``init``; NCC of ``target`` after it."""
     crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, _ECC_ITERATIONS, 1e-4)
     half = np.diag([2.0, 2.0, 1.0]).astype(np.float32)
-    warp = np.eye(3, dtype=np.float32) if init is None else init.astype(np.float32)
+    warp: np.ndarray = np.eye(3, dtype=np.float32) if init is None else init.astype(np.float32)
     try:
         _, coarse = cv2.findTransformECC(
             cv2.resize(ref, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA),
@@ -168,7 +171,8 @@ def _aligned_ncc(
     except cv2.error:  # no convergence: keep the starting point
         pass
     with contextlib.suppress(cv2.error):  # no convergence: keep the coarse estimate
-        _, warp = cv2.findTransformECC(ref, cur, warp, cv2.MOTION_HOMOGRAPHY, crit, align_mask, 3)
+        _, fine = cv2.findTransformECC(ref, cur, warp, cv2.MOTION_HOMOGRAPHY, crit, align_mask, 3)
+        warp = np.asarray(fine, dtype=np.float32)
     aligned = cv2.warpPerspective(
         cur, warp, ref.shape[::-1], flags=cv2.INTER_LINEAR + cv2.WARP_INVERSE_MAP
     )
@@ -182,7 +186,7 @@ def _flow_estimate(ref: np.ndarray, cur: np.ndarray, mask: np.ndarray) -> np.nda
     p0 = cv2.goodFeaturesToTrack(a, 80, 0.01, 3, mask=mask)
     if p0 is None or len(p0) < 8:
         return None
-    p1, status, _ = cv2.calcOpticalFlowPyrLK(a, b, p0, None, winSize=(15, 15), maxLevel=3)
+    p1, status, _ = cv2.calcOpticalFlowPyrLK(a, b, p0, p0.copy(), winSize=(15, 15), maxLevel=3)
     good = status.ravel() == 1
     if good.sum() < 8:
         return None

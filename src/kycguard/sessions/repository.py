@@ -30,11 +30,12 @@ class SessionRepository:
         with self.db.session() as tx:
             yield tx
 
-    def load(self, session_id: str) -> KycSession:
-        """A detached snapshot of the row; raises SESSION_NOT_FOUND."""
+    def load(self, session_id: str, tenant: str | None = None) -> KycSession:
+        """A detached snapshot of the row; raises SESSION_NOT_FOUND. ``tenant``: the caller's
+        tenant; another tenant's session is SESSION_NOT_FOUND too (ids do not leak)."""
         with self.db.session() as tx:
             row = tx.get(KycSession, session_id)
-            if row is None:
+            if row is None or (tenant is not None and row.tenant != tenant):
                 raise NotFound(f"no session with id {session_id}", code="SESSION_NOT_FOUND")
             tx.expunge(row)
             return row

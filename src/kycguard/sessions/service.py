@@ -16,7 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from kycguard import API_VERSION
 from kycguard.documents.portrait import PortraitFinder
-from kycguard.errors import Conflict, FaceNotUsable, InvalidRequest, KycError
+from kycguard.errors import Conflict, InvalidRequest, KycError
 from kycguard.liveness.passive import PassiveLivenessDetector
 from kycguard.sessions import tokens
 from kycguard.sessions.analysis import FrameAnalysis, analyse_image, decode_frame
@@ -43,6 +43,10 @@ from kycguard.store.session_models import KycSession, KycSessionFrame
 from kycguard.vision.detector import MediaPipeFaceDetector
 from kycguard.vision.image_io import decode_image, downscale
 from kycguard.vision.matcher import FaceMatcher
+
+if TYPE_CHECKING:
+    from kycguard.security.audit import Actor, AuditLog
+    from kycguard.security.ratelimit import LivenessLockout
 
 INSTRUCTIONS = {c: MESSAGES[c.value] for c in Challenge}
 _MAX_RACES = 8  # compare-and-swap retries before a frame is refused as SESSION_BUSY
@@ -73,12 +77,17 @@ class SessionService:
         repository: SessionRepository,
         frames: FrameStore,
         verifications: VerificationRepository,
+        *,
+        audit: AuditLog | None = None,
+        lockout: LivenessLockout | None = None,
     ) -> None:
         self.settings = settings
         self.detector = detector
         self.repository = repository
         self.frames = frames
         self.verifications = verifications
+        self.audit = audit  # each decision is appended in the completing transaction
+        self.lockout = lockout  # a failed liveness outcome counts toward the user's lockout
         self.tracker = SessionTracker(settings.sessions)
         self._portraits: PortraitFinder | None = None  # built on the first ID document
         self.judge = SessionJudge(settings, detector, matcher, passive)
@@ -98,16 +107,23 @@ class SessionService:
         passive: PassiveLivenessDetector | None,
         database: Database,
         verifications: VerificationRepository,
+        frames: FrameStore,
+        *,
+        audit: AuditLog | None = None,
+        lockout: LivenessLockout | None = None,
     ) -> SessionService:
-        """The service on the runtime's models and database (nothing is loaded twice)."""
+        """The service on the runtime's models and database (nothing is loaded twice). ``frames``:
+        where kept images go (the runtime passes its ``EncryptedFrameStore``)."""
         return cls(
             settings,
             detector,
             matcher,
             passive,
             SessionRepository(database),
-            FrameStore(database),
+            frames,
             verifications,
+            audit=audit,
+            lockout=lockout,
         )
 
     # -- create ----------------------------------------------------------------------------------
@@ -119,7 +135,10 @@ class SessionService:
         verification_id: str | None = None,
         challenge_count: int | None = None,
         id_document: bytes | None = None,
+        tenant: str | None = None,
     ) -> dict[str, Any]:
+        """``tenant``: the creating key's tenant; the session is stored under it and a linked
+        verification must be that tenant's (else VERIFICATION_NOT_FOUND)."""
         s = self.settings.sessions
         if (
             challenge_count is not None
@@ -137,7 +156,8 @@ class SessionService:
                 field="verification_id",
             )
         if verification_id is not None:
-            self.verifications.get(verification_id)  # VERIFICATION_NOT_FOUND (404) if absent
+            # VERIFICATION_NOT_FOUND (404) if absent or another tenant's
+            self.verifications.get(verification_id, tenant=tenant)
         now = datetime.now(UTC)
         if (
             self.repository.started_since(user_id, now - timedelta(hours=1))
@@ -162,6 +182,7 @@ class SessionService:
             expires_at=now + timedelta(seconds=s.expiry_s),
             status="active",
             user_id=user_id,
+            tenant=tenant,
             verification_id=verification_id,
             token_sha256=tokens.token_hash(token),
             challenges=[c.value for c in challenges],
@@ -207,28 +228,23 @@ class SessionService:
         )
         if self._portraits is None:
             self._portraits = PortraitFinder.create(self.detector)
-        portrait = self._portraits.find(image)
-        if portrait is None:
-            raise FaceNotUsable(
-                "no face was found on the identity document: photograph the side with the portrait",
-                code="NO_FACE_IN_DOCUMENT",
-                field="id_document",
-            )
-        if portrait.face.size < self.settings.quality.min_document_face_px:
-            raise FaceNotUsable(
-                "the portrait on the document is too small to compare: photograph the document closer",
-                code="FACE_TOO_SMALL",
-                field="id_document",
-            )
+        portrait = self._portraits.require(image, self.settings.quality.min_document_face_px)
         return _jpeg(portrait.crop, 92)
 
     # -- frames ----------------------------------------------------------------------------------
 
     def add_frame(
-        self, session_id: str, token: str | None, upload: FrameUpload, *, backend: bool = False
+        self,
+        session_id: str,
+        token: str | None,
+        upload: FrameUpload,
+        *,
+        backend: bool = False,
+        tenant: str | None = None,
     ) -> dict[str, Any]:
-        """``backend``: the caller authenticated otherwise (an API key), no session token needed."""
-        row = self.repository.load(session_id)
+        """``backend``: the caller authenticated otherwise (an API key), no session token needed.
+        ``tenant``: that key's tenant filter (``Principal.tenant_filter``)."""
+        row = self.repository.load(session_id, tenant)
         self._authorise(row, token, required=not backend)
         self._check_accepting(row)
         self._check_order(row, upload, _now_ms())
@@ -237,15 +253,14 @@ class SessionService:
         analysis = analyse_image(
             decode_frame(upload.data, self.settings), self.detector, self.settings
         )
-        reference: list[PlanarReference] = []  # loaded at most once per request, on demand
+        # the pixel check's results hold for this frame whatever state a retry finds
+        probe = self._probe(session_id, analysis)
         for _ in range(_MAX_RACES):
             now_ms = _now_ms()
             self._check_accepting(row)
             self._check_order(row, upload, now_ms)
             result = self.tracker.step(
-                row.state,
-                analysis.tracker_input(upload.timestamp_ms, now_ms),
-                self._probe(session_id, analysis, reference),
+                row.state, analysis.tracker_input(upload.timestamp_ms, now_ms), probe
             )
             state = _with_clock(result.state, row.state, upload.timestamp_ms, now_ms)
             blobs = self._blobs(result, analysis)
@@ -279,6 +294,9 @@ class SessionService:
                     f"frame {upload.sequence} was already received", "FRAME_OUT_OF_ORDER", 409
                 ) from None
             summary = self.tracker.summary(state, now_ms)
+            if summary["current_challenge"] is not None:
+                current = Challenge(summary["current_challenge"]["challenge"])
+                summary["current_challenge"]["instruction"] = INSTRUCTIONS[current]
             return {
                 "session_id": session_id,
                 "sequence": upload.sequence,
@@ -297,21 +315,16 @@ class SessionService:
             code="SESSION_BUSY",
         )
 
-    def _probe(
-        self, session_id: str, analysis: FrameAnalysis, cache: list[PlanarReference]
-    ) -> PlaneProbe:
+    def _probe(self, session_id: str, analysis: FrameAnalysis) -> PlaneProbe:
+        """The pixel check for this frame; the neutral reference is read only if a detector asks."""
         if analysis.face is None:
             return _no_probe
 
         def load() -> PlanarReference:
-            if not cache:
-                data = self.frames.get(session_id, "reference")
-                if data is None:
-                    raise KycError(
-                        "the session's neutral reference is missing", code="SESSION_CORRUPT"
-                    )
-                cache.append(PlanarReference.from_bytes(data))
-            return cache[0]
+            data = self.frames.get(session_id, "reference")
+            if data is None:
+                raise KycError("the session's neutral reference is missing", code="SESSION_CORRUPT")
+            return PlanarReference.from_bytes(data)
 
         return FrameProbe(load, analysis.gray, analysis.face, self._stop_at)
 
@@ -392,10 +405,18 @@ class SessionService:
     # -- complete, read, delete ------------------------------------------------------------------
 
     def complete(
-        self, session_id: str, token: str | None, *, backend: bool = False
+        self,
+        session_id: str,
+        token: str | None,
+        *,
+        backend: bool = False,
+        tenant: str | None = None,
+        actor: Actor | None = None,
     ) -> dict[str, Any]:
+        """The decision, stored with its audit entry in one transaction; asked again, the same
+        decision (decided, audited and counted toward the liveness lockout once)."""
         for _ in range(_MAX_RACES):
-            row = self.repository.load(session_id)
+            row = self.repository.load(session_id, tenant)
             self._authorise(row, token, required=not backend)
             if row.status == "completed" and row.result is not None:
                 return dict(row.result)
@@ -403,6 +424,21 @@ class SessionService:
             result = self._decide(row)
             try:
                 with self.repository.transaction() as tx:
+                    if self.audit is not None:
+                        from kycguard.security.audit import SYSTEM
+
+                        self.audit.append(
+                            tx,
+                            actor or SYSTEM,
+                            "session.decided",
+                            target_type="session",
+                            target_id=session_id,
+                            tenant=row.tenant,
+                            details={
+                                "status": result["status"],
+                                "reasons": list(result["reasons"]),
+                            },
+                        )
                     done = {
                         "status": "completed",
                         "result": result,
@@ -414,6 +450,9 @@ class SessionService:
                     self.frames.delete(tx, session_id, "reference")
             except _Stale:
                 continue
+            if self.lockout is not None and _liveness_failed(row, result):
+                subjects = self.lockout.subjects(row.tenant, row.user_id, None, None)
+                self.lockout.record_failure(subjects)
             return result
         raise Conflict(
             "the session kept changing while it was being completed", code="SESSION_BUSY"
@@ -422,10 +461,14 @@ class SessionService:
     def _decide(self, row: KycSession) -> dict[str, Any]:
         started = time.perf_counter()
         linked = None
+        images = self.frames.get_all(row.id)
         if row.verification_id is not None:
-            verification = self.verifications.get(row.verification_id)
+            verification = self.verifications.get(row.verification_id, tenant=row.tenant)
             linked = {"verification_id": row.verification_id, "status": verification["status"]}
-        judgement = self.judge.judge(row.state, self.frames.get_all(row.id), linked)
+            portrait = self._verification_portrait(row.verification_id)
+            if portrait is not None:
+                images["document"] = portrait
+        judgement = self.judge.judge(row.state, images, linked)
         d = judgement.decision
         result: dict[str, Any] = {
             "session_id": row.id,
@@ -452,12 +495,25 @@ class SessionService:
         result["processing_time_ms"] = round((time.perf_counter() - started) * 1000, 1)
         return result
 
-    def get(self, session_id: str, token: str | None) -> dict[str, Any]:
-        row = self.repository.load(session_id)
+    def _verification_portrait(self, verification_id: str) -> bytes | None:
+        """The document portrait a verification kept (encrypted, until retention erases it)."""
+        store = self.verifications.blobs
+        if store is None:
+            return None
+        for info in store.of_verification(verification_id):
+            if info.kind == "document_portrait":
+                return store.read(info.id)[1]
+        return None
+
+    def get(self, session_id: str, token: str | None, tenant: str | None = None) -> dict[str, Any]:
+        """``tenant``: the API key's tenant filter; another tenant's session is SESSION_NOT_FOUND."""
+        row = self.repository.load(session_id, tenant)
         self._authorise(row, token, required=False)
         return self._view(row)
 
-    def delete(self, session_id: str, token: str | None) -> dict[str, Any]:
+    def delete(
+        self, session_id: str, token: str | None, tenant: str | None = None
+    ) -> dict[str, Any]:
         if token is not None:
             raise _error(
                 "a session token cannot delete a session: call DELETE from your backend",
@@ -465,7 +521,7 @@ class SessionService:
                 403,
             )
         for _ in range(_MAX_RACES):
-            row = self.repository.load(session_id)
+            row = self.repository.load(session_id, tenant)
             if row.status == "deleted":
                 return {"session_id": session_id, "status": "deleted", "images_erased": 0}
             try:
@@ -537,6 +593,15 @@ class SessionService:
             raise _error("the session is already completed", "SESSION_COMPLETED", 409)
         if _expired(row):
             raise _error("the session has expired; start a new one", "SESSION_EXPIRED", 410)
+
+
+def _liveness_failed(row: KycSession, result: dict[str, Any]) -> bool:
+    """A failed liveness attempt: a challenge was failed, or the frames were judged an attack (the
+    session's counterpart of ``kycguard.security.ratelimit.liveness_failed``)."""
+    check = result.get("liveness_check") or {}
+    return (
+        row.state.get("phase") == "failed" or check.get("verdicts", {}).get("liveness") == "attack"
+    )
 
 
 def _no_probe(region: Region) -> float:  # pragma: no cover - never called without a face

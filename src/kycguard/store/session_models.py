@@ -37,6 +37,8 @@ class KycSession(Base):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     status: Mapped[str] = mapped_column(String(16), nullable=False)  # active|completed|deleted
     user_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    # the creating integrator's tenant: API-key access from any other tenant is SESSION_NOT_FOUND
+    tenant: Mapped[str | None] = mapped_column(String(64), nullable=True)
     verification_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     token_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     challenges: Mapped[list[str]] = mapped_column(JSON, nullable=False)
@@ -49,6 +51,7 @@ class KycSession(Base):
     __table_args__ = (
         Index("ix_kyc_sessions_user_created", "user_id", "created_at"),
         Index("ix_kyc_sessions_status", "status"),
+        Index("ix_kyc_sessions_tenant", "tenant"),
     )
 
 

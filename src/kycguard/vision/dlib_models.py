@@ -79,7 +79,10 @@ class DlibResNetEmbedder:
         shape = dlib.full_object_detection(rect, points)
         return np.asarray(
             dlib.get_face_chip(
-                image, shape, size=self.options.chip_size, padding=self.options.chip_padding
+                np.ascontiguousarray(image),  # dlib refuses views (crops, flips)
+                shape,
+                size=self.options.chip_size,
+                padding=self.options.chip_padding,
             )
         )
 

@@ -2,7 +2,9 @@
 
 Routes only parse (JSON or multipart), hand the work to ``SessionService`` in the threadpool and
 return its answer. The browser authenticates frame, status and complete calls with the session token
-in the ``X-Session-Token`` header; creating and deleting sessions are server-side calls.
+in the ``X-Session-Token`` header; creating and deleting sessions are server-side calls. An API key
+reaches only its own tenant's sessions (``Principal.tenant_filter``): another tenant's session is
+``404 SESSION_NOT_FOUND``, exactly like an unknown id.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from kycguard.api.deps import runtime
+from kycguard.api.forms import read_form
 from kycguard.errors import InvalidRequest, PayloadTooLarge
 from kycguard.security.auth import Principal, require
 from kycguard.security.keys import Role
@@ -79,38 +81,6 @@ async def _json(request: Request, model: type[Body]) -> Body:
         raise RequestValidationError(exc.errors()) from exc
 
 
-async def _form(
-    request: Request, files: tuple[str, ...], texts: tuple[str, ...], max_bytes: int
-) -> tuple[dict[str, bytes], dict[str, str]]:
-    form = await request.form(max_files=len(files), max_fields=len(files) + len(texts))
-    got_files: dict[str, bytes] = {}
-    got_texts: dict[str, str] = {}
-    try:
-        for key, value in form.multi_items():
-            if key not in files + texts:
-                raise InvalidRequest(
-                    f"unknown form field '{key}'; expected {', '.join(files + texts)}",
-                    code="UNKNOWN_FIELD",
-                    field=key,
-                )
-            if key in got_files or key in got_texts:
-                raise InvalidRequest(
-                    f"form field '{key}' was sent twice", code="DUPLICATE_FIELD", field=key
-                )
-            if (key in files) != isinstance(value, UploadFile):
-                kind = "a file upload" if key in files else "a text field"
-                raise InvalidRequest(
-                    f"'{key}' must be {kind}", code="INVALID_FIELD_TYPE", field=key
-                )
-            if isinstance(value, UploadFile):
-                got_files[key] = await value.read(max_bytes + 1)
-            else:
-                got_texts[key] = value
-    finally:
-        await form.close()
-    return got_files, got_texts
-
-
 def _kind(request: Request) -> str:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
@@ -143,12 +113,12 @@ def _frame_bytes(encoded: str, max_bytes: int) -> bytes:
         ) from exc
 
 
-async def _create(request: Request, rt: Runtime) -> dict[str, Any]:
+async def _create(request: Request, rt: Runtime, who: Principal) -> dict[str, Any]:
     document = None
     if _kind(request) == "json":
         body = await _json(request, CreateSession)
     else:
-        files, texts = await _form(
+        files, texts = await read_form(
             request,
             ("id_document",),
             ("user_id", "verification_id", "challenge_count"),
@@ -156,12 +126,20 @@ async def _create(request: Request, rt: Runtime) -> dict[str, Any]:
         )
         body = _validated(CreateSession, dict(texts))
         document = files.get("id_document")
+    # a user (or device) locked out after failed liveness attempts starts no session (as /verify)
+    lockout = rt.security.lockout
+    device = request.headers.get("X-Device-Id", "")[:128] or None
+    subjects = lockout.subjects(
+        who.tenant, body.user_id, device, request.client.host if request.client else None
+    )
+    await run_in_threadpool(lockout.check, subjects)  # 429 LIVENESS_LOCKED_OUT
     return await run_in_threadpool(
         lambda: rt.sessions.create(
             body.user_id,
             verification_id=body.verification_id,
             challenge_count=body.challenge_count,
             id_document=document,
+            tenant=who.tenant,
         )
     )
 
@@ -179,7 +157,7 @@ async def _frame(request: Request, rt: Runtime, path_session_id: str | None) -> 
         data = _frame_bytes(encoded, max_bytes)
     else:
         extra = ("session_id",) if path_session_id is None else ()
-        files, texts = await _form(
+        files, texts = await read_form(
             request, ("frame",), ("sequence", "timestamp", *extra), max_bytes
         )
         if "frame" not in files:
@@ -199,9 +177,9 @@ async def _frame(request: Request, rt: Runtime, path_session_id: str | None) -> 
     summary="Start a video KYC session: random challenges and a session token for the browser",
 )
 async def create_session(
-    request: Request, rt: Runtime = Depends(runtime), _: Principal = Depends(integrator)
+    request: Request, rt: Runtime = Depends(runtime), who: Principal = Depends(integrator)
 ) -> dict[str, Any]:
-    return await _create(request, rt)
+    return await _create(request, rt, who)
 
 
 @router.post(
@@ -222,9 +200,13 @@ async def complete_session(
     session_id: str,
     request: Request,
     rt: Runtime = Depends(runtime),
-    _: Principal = Depends(browser),
+    who: Principal = Depends(browser),
 ) -> dict[str, Any]:
-    return await run_in_threadpool(rt.sessions.complete, session_id, _token(request))
+    return await run_in_threadpool(
+        lambda: rt.sessions.complete(
+            session_id, _token(request), tenant=who.tenant_filter, actor=who.actor
+        )
+    )
 
 
 @router.get(
@@ -234,9 +216,9 @@ def get_session(
     session_id: str,
     request: Request,
     rt: Runtime = Depends(runtime),
-    _: Principal = Depends(either),
+    who: Principal = Depends(either),
 ) -> dict[str, Any]:
-    return rt.sessions.get(session_id, _token(request))
+    return rt.sessions.get(session_id, _token(request), who.tenant_filter)
 
 
 @router.delete("/sessions/{session_id}", summary="Erase a session's images (server-side call)")
@@ -244,9 +226,9 @@ def delete_session(
     session_id: str,
     request: Request,
     rt: Runtime = Depends(runtime),
-    _: Principal = Depends(integrator),
+    who: Principal = Depends(integrator),
 ) -> dict[str, Any]:
-    return rt.sessions.delete(session_id, _token(request))
+    return rt.sessions.delete(session_id, _token(request), who.tenant_filter)
 
 
 # -- the seed's routes, kept so existing clients keep working -------------------------------------
@@ -254,9 +236,9 @@ def delete_session(
 
 @router.post("/kyc/start-session", summary="Alias of POST /api/v1/sessions")
 async def start_session(
-    request: Request, rt: Runtime = Depends(runtime), _: Principal = Depends(integrator)
+    request: Request, rt: Runtime = Depends(runtime), who: Principal = Depends(integrator)
 ) -> dict[str, Any]:
-    return await _create(request, rt)
+    return await _create(request, rt, who)
 
 
 @router.post(
@@ -271,10 +253,14 @@ async def upload_video_frame(
 
 @router.post("/kyc/complete-verification", summary="Alias of POST /api/v1/sessions/{id}/complete")
 async def complete_verification(
-    request: Request, rt: Runtime = Depends(runtime), _: Principal = Depends(browser)
+    request: Request, rt: Runtime = Depends(runtime), who: Principal = Depends(browser)
 ) -> dict[str, Any]:
     body = await _json(request, AliasSession)
-    return await run_in_threadpool(rt.sessions.complete, body.session_id, _token(request))
+    return await run_in_threadpool(
+        lambda: rt.sessions.complete(
+            body.session_id, _token(request), tenant=who.tenant_filter, actor=who.actor
+        )
+    )
 
 
 @router.get("/kyc/get-session-status", summary="Alias of GET /api/v1/sessions/{id}")
@@ -282,6 +268,6 @@ def get_session_status(
     request: Request,
     session_id: str = Query(...),
     rt: Runtime = Depends(runtime),
-    _: Principal = Depends(either),
+    who: Principal = Depends(either),
 ) -> dict[str, Any]:
-    return rt.sessions.get(session_id, _token(request))
+    return rt.sessions.get(session_id, _token(request), who.tenant_filter)

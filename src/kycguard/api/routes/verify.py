@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from starlette.datastructures import UploadFile
 
 from kycguard.api.deps import runtime
+from kycguard.api.forms import read_form
 from kycguard.errors import InvalidRequest
 from kycguard.security.auth import Principal, require
 from kycguard.security.keys import Role
@@ -58,48 +58,14 @@ async def _read_form(request: Request, max_bytes: int) -> tuple[dict[str, bytes]
             code="UNSUPPORTED_CONTENT_TYPE",
             status_code=415,
         )
-    form = await request.form(
-        max_files=len(FILE_FIELDS), max_fields=len(TEXT_FIELDS) + len(FILE_FIELDS)
-    )
-    files: dict[str, bytes] = {}
-    texts: dict[str, str] = {}
-    try:
-        for key, value in form.multi_items():
-            if key not in FILE_FIELDS + TEXT_FIELDS:
-                raise InvalidRequest(
-                    f"unknown form field '{key}'; expected {', '.join(FILE_FIELDS + TEXT_FIELDS)}",
-                    code="UNKNOWN_FIELD",
-                    field=key,
-                )
-            if key in files or key in texts:
-                raise InvalidRequest(
-                    f"form field '{key}' was sent twice", code="DUPLICATE_FIELD", field=key
-                )
-            if key in FILE_FIELDS:
-                if not isinstance(value, UploadFile):
-                    raise InvalidRequest(
-                        f"'{key}' must be a file upload, not a text field",
-                        code="INVALID_FIELD_TYPE",
-                        field=key,
-                    )
-                files[key] = await value.read(max_bytes + 1)
-            else:
-                if isinstance(value, UploadFile):
-                    raise InvalidRequest(
-                        f"'{key}' must be a text field, not a file",
-                        code="INVALID_FIELD_TYPE",
-                        field=key,
-                    )
-                texts[key] = value
-    finally:
-        await form.close()
-    missing = [f for f in FILE_FIELDS if f not in files]
-    if missing:
+    files, texts = await read_form(request, FILE_FIELDS, TEXT_FIELDS, max_bytes)
+    absent = [f for f in FILE_FIELDS if f not in files]
+    if absent:
         raise InvalidRequest(
-            f"missing file field(s): {', '.join(missing)}",
+            f"missing file field(s): {', '.join(absent)}",
             code="MISSING_FIELD",
-            field=missing[0],
-            details={"missing": missing},
+            field=absent[0],
+            details={"missing": absent},
         )
     return files, texts
 
