@@ -135,11 +135,12 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def run_verification(
+def post_verification(
     dep: Deployment, photos: dict[str, bytes], user_id: str, tenant: str | None = None
-) -> dict[str, Any]:
+) -> httpx.Response:
+    """``POST /api/v1/verify`` of the test card and selfie as an integrator of ``tenant``."""
     with dep.client(headers=dep.headers("integrator", tenant or dep.tenant_a)) as c:
-        r = c.post(
+        return c.post(
             "/api/v1/verify",
             files={
                 "id_document": ("id.jpg", photos["card"], "image/jpeg"),
@@ -147,6 +148,12 @@ def run_verification(
             },
             data={"user_id": user_id},
         )
+
+
+def run_verification(
+    dep: Deployment, photos: dict[str, bytes], user_id: str, tenant: str | None = None
+) -> dict[str, Any]:
+    r = post_verification(dep, photos, user_id, tenant)
     assert r.status_code == 200, r.text
     return r.json()
 

@@ -11,7 +11,13 @@ from types import SimpleNamespace
 import httpx
 import pytest
 from fastapi import FastAPI
-from security.helpers import Deployment, assert_error, bearer, redis_or_missing
+from security.helpers import (
+    Deployment,
+    assert_error,
+    bearer,
+    post_verification,
+    redis_or_missing,
+)
 
 from kycguard.errors import KycError
 from kycguard.security.backends import CounterBackend, MemoryBackend, RedisBackend
@@ -135,14 +141,6 @@ def test_verify_refuses_a_locked_out_user(deployment: Deployment, photos: dict[s
     client = redis.Redis.from_url(redis_or_missing())
     client.set(f"kycguard:lo:{hashlib.sha256(subject.encode()).hexdigest()[:32]}", 1, ex=90)
     client.close()
-    with deployment.client(headers=deployment.headers("integrator")) as c:
-        r = c.post(
-            "/api/v1/verify",
-            files={
-                "id_document": ("id.jpg", photos["card"], "image/jpeg"),
-                "selfie": ("s.jpg", photos["obama2"], "image/jpeg"),
-            },
-            data={"user_id": user},
-        )
+    r = post_verification(deployment, photos, user)
     assert_error(r, 429, "LIVENESS_LOCKED_OUT")
     assert 1 <= int(r.headers["Retry-After"]) <= 90

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from kycguard.decision.calibration import Calibration
+from kycguard.documents.portrait import PortraitFinder
 from kycguard.security.frames import EncryptedFrameStore
 from kycguard.security.runtime import SecurityRuntime, build_security, prepare_data_dir
 from kycguard.services.verification import VerificationService
@@ -28,6 +29,7 @@ from kycguard.vision.matcher import FaceMatcher, FaceMatcherOptions
 class Vision:
     detector: MediaPipeFaceDetector
     matcher: FaceMatcher
+    portraits: PortraitFinder  # shared by /verify and sessions: one HOG arbiter per process
     model_status: dict[str, str] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -61,7 +63,7 @@ def build_vision(settings: Settings) -> Vision:
         calibration,
     )
     status = {"face_landmarker": "loaded", "face_embedder": f"loaded ({embedder.name})"}
-    return Vision(detector=detector, matcher=matcher, model_status=status)
+    return Vision(detector, matcher, PortraitFinder.create(detector), model_status=status)
 
 
 @dataclass
@@ -114,11 +116,18 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
         closers.append(liveness.close)
         repository = VerificationRepository(database, blobs=security.blobs, audit=security.audit)
         service = VerificationService(
-            settings, vision.detector, vision.matcher, documents, liveness, repository
+            settings,
+            vision.detector,
+            vision.portraits,
+            vision.matcher,
+            documents,
+            liveness,
+            repository,
         )
         sessions = SessionService.build(
             settings,
             vision.detector,
+            vision.portraits,
             vision.matcher,
             liveness,
             database,

@@ -79,6 +79,7 @@ class VerificationService:
         self,
         settings: Settings,
         detector: MediaPipeFaceDetector,
+        portraits: PortraitFinder,
         matcher: FaceMatcher,
         documents: DocumentAnalyzer,
         liveness: PassiveLivenessDetector | None,
@@ -86,7 +87,7 @@ class VerificationService:
     ) -> None:
         self.settings = settings
         self.detector = detector
-        self.portraits = PortraitFinder.create(detector)
+        self.portraits = portraits
         self.matcher = matcher
         self.documents = documents
         self.liveness = liveness

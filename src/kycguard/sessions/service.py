@@ -72,6 +72,7 @@ class SessionService:
         self,
         settings: Settings,
         detector: MediaPipeFaceDetector,
+        portraits: PortraitFinder,
         matcher: FaceMatcher,
         passive: PassiveLivenessDetector | None,
         repository: SessionRepository,
@@ -89,7 +90,7 @@ class SessionService:
         self.audit = audit  # each decision is appended in the completing transaction
         self.lockout = lockout  # a failed liveness outcome counts toward the user's lockout
         self.tracker = SessionTracker(settings.sessions)
-        self._portraits: PortraitFinder | None = None  # built on the first ID document
+        self.portraits = portraits
         self.judge = SessionJudge(settings, detector, matcher, passive)
         d = settings.sessions.detectors
         self._stop_at: dict[Region, float] = {
@@ -103,6 +104,7 @@ class SessionService:
         cls,
         settings: Settings,
         detector: MediaPipeFaceDetector,
+        portraits: PortraitFinder,
         matcher: FaceMatcher,
         passive: PassiveLivenessDetector | None,
         database: Database,
@@ -117,6 +119,7 @@ class SessionService:
         return cls(
             settings,
             detector,
+            portraits,
             matcher,
             passive,
             SessionRepository(database),
@@ -226,9 +229,7 @@ class SessionService:
             ),
             limits.analysis_max_side_px,
         )
-        if self._portraits is None:
-            self._portraits = PortraitFinder.create(self.detector)
-        portrait = self._portraits.require(image, self.settings.quality.min_document_face_px)
+        portrait = self.portraits.require(image, self.settings.quality.min_document_face_px)
         return _jpeg(portrait.crop, 92)
 
     # -- frames ----------------------------------------------------------------------------------
