@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from kycguard.jobs import PeriodicJob
 from kycguard.security.audit import AuditLog
 from kycguard.security.backends import CounterBackend, open_backend
 from kycguard.security.blobs import BlobStore
@@ -61,26 +61,18 @@ class SecurityRuntime:
     def status(self) -> str:
         return f"loaded (data key {self.keyring.active_id}, {self.backend.name} counters)"
 
-    def start_purger(self) -> Callable[[], None]:
-        """Run the retention purge now and every ``purge_interval_s``; returns the stop function."""
+    def jobs(self) -> list[PeriodicJob]:
+        """The retention purge, every ``purge_interval_s`` (none when the interval is 0)."""
         interval = self.settings.purge_interval_s
         if interval <= 0:
-            return lambda: None
-        stop = threading.Event()
+            return []
 
-        def loop() -> None:
-            while not stop.is_set():
-                try:
-                    purged = self.retention.purge()
-                    if any(purged.values()):
-                        log.info("retention purge deleted %s", purged)
-                except Exception:  # keep serving; the next run retries
-                    log.exception("retention purge failed")
-                stop.wait(interval)
+        def purge() -> None:
+            purged = self.retention.purge()
+            if any(purged.values()):
+                log.info("retention purge deleted %s", purged)
 
-        thread = threading.Thread(target=loop, name="kycguard-retention", daemon=True)
-        thread.start()
-        return stop.set
+        return [PeriodicJob("retention_purge", interval, purge)]
 
     def close(self) -> None:
         self.backend.close()

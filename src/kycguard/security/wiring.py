@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI
 
+from kycguard.jobs import ThreadRunner
 from kycguard.security import errors
 from kycguard.security.auth import access_guard, publish_access_rules
 from kycguard.security.headers import JsonBodyLimit, SecurityHeaders, StrictCORS
@@ -45,6 +46,7 @@ def install(app: FastAPI, settings: Settings) -> None:
 
 
 def on_start(rt: Runtime) -> Callable[[], None]:
-    """Record a changed configuration in the audit log and start the retention purge."""
+    """Record a changed configuration in the audit log and start the periodic jobs (retention
+    purge, deliveries) in this process; returns the stop function."""
     rt.security.audit.record_config(rt.settings.public_dict())
-    return rt.security.start_purger()
+    return ThreadRunner(rt.jobs).start().stop

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from kycguard.decision.calibration import Calibration
 from kycguard.documents.portrait import PortraitFinder
+from kycguard.events import EventBus
+from kycguard.jobs import PeriodicJob
 from kycguard.security.frames import EncryptedFrameStore
 from kycguard.security.runtime import SecurityRuntime, build_security, prepare_data_dir
 from kycguard.services.verification import VerificationService
@@ -78,6 +80,8 @@ class Runtime:
     sessions: SessionService
     security: SecurityRuntime
     model_status: dict[str, str] = field(default_factory=dict)
+    events: EventBus = field(default_factory=EventBus)  # subscribers: alerts, webhooks, reviews
+    jobs: list[PeriodicJob] = field(default_factory=list)  # run by kycguard.jobs or a task queue
 
     def health(self) -> dict[str, object]:
         try:
@@ -114,7 +118,10 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
         documents = DocumentAnalyzer.create(settings.documents)
         liveness = PassiveLivenessDetector.create_from_options(settings.liveness)
         closers.append(liveness.close)
-        repository = VerificationRepository(database, blobs=security.blobs, audit=security.audit)
+        events = EventBus()
+        repository = VerificationRepository(
+            database, blobs=security.blobs, audit=security.audit, events=events
+        )
         service = VerificationService(
             settings,
             vision.detector,
@@ -135,6 +142,7 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             EncryptedFrameStore(database, security.keyring),  # kept images encrypted at rest
             audit=security.audit,
             lockout=security.lockout,
+            events=events,
         )
         yield Runtime(
             settings,
@@ -145,6 +153,8 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             sessions,
             security,
             {"document_ocr": "loaded", "passive_liveness": "loaded", "security": security.status()},
+            events=events,
+            jobs=security.jobs(),
         )
     finally:
         for close in reversed(closers):

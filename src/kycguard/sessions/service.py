@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from kycguard import API_VERSION
 from kycguard.documents.portrait import PortraitFinder
 from kycguard.errors import Conflict, InvalidRequest, KycError
+from kycguard.events import CaseDecided, EventBus
 from kycguard.liveness.passive import PassiveLivenessDetector
 from kycguard.sessions import tokens
 from kycguard.sessions.analysis import FrameAnalysis, analyse_image, decode_frame
@@ -81,8 +82,10 @@ class SessionService:
         *,
         audit: AuditLog | None = None,
         lockout: LivenessLockout | None = None,
+        events: EventBus | None = None,
     ) -> None:
         self.settings = settings
+        self.events = events  # decided sessions are published inside the completing transaction
         self.detector = detector
         self.repository = repository
         self.frames = frames
@@ -113,6 +116,7 @@ class SessionService:
         *,
         audit: AuditLog | None = None,
         lockout: LivenessLockout | None = None,
+        events: EventBus | None = None,
     ) -> SessionService:
         """The service on the runtime's models and database (nothing is loaded twice). ``frames``:
         where kept images go (the runtime passes its ``EncryptedFrameStore``)."""
@@ -127,6 +131,7 @@ class SessionService:
             verifications,
             audit=audit,
             lockout=lockout,
+            events=events,
         )
 
     # -- create ----------------------------------------------------------------------------------
@@ -440,15 +445,25 @@ class SessionService:
                                 "reasons": list(result["reasons"]),
                             },
                         )
-                    done = {
-                        "status": "completed",
-                        "result": result,
-                        "completed_at": datetime.now(UTC),
-                    }
+                    completed_at = datetime.now(UTC)
+                    done = {"status": "completed", "result": result, "completed_at": completed_at}
                     if not self.repository.swap(tx, session_id, row.version, done):
                         raise _Stale
                     self.frames.delete(tx, session_id, "seq/")
                     self.frames.delete(tx, session_id, "reference")
+                    if self.events is not None:
+                        self.events.publish(
+                            tx,
+                            CaseDecided(
+                                "session",
+                                session_id,
+                                row.tenant,
+                                row.user_id,
+                                result["status"],
+                                result,
+                                completed_at,
+                            ),
+                        )
             except _Stale:
                 continue
             if self.lockout is not None and _liveness_failed(row, result):

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from kycguard.errors import NotFound
+from kycguard.events import CaseDecided, EventBus
 from kycguard.store.database import Database
 from kycguard.store.models import Verification
 
@@ -16,11 +17,17 @@ if TYPE_CHECKING:
 
 class VerificationRepository:
     def __init__(
-        self, db: Database, *, blobs: BlobStore | None = None, audit: AuditLog | None = None
+        self,
+        db: Database,
+        *,
+        blobs: BlobStore | None = None,
+        audit: AuditLog | None = None,
+        events: EventBus | None = None,
     ) -> None:
         self.db = db
         self.blobs = blobs
         self.audit = audit
+        self.events = events
 
     def add(
         self, record: Verification, images: Sequence[NewBlob] = (), actor: Actor | None = None
@@ -50,6 +57,19 @@ class VerificationRepository:
                         user_id=record.user_id,
                         tenant=record.tenant,
                     )
+            if self.events is not None:
+                self.events.publish(
+                    session,
+                    CaseDecided(
+                        "verification",
+                        record.id,
+                        record.tenant,
+                        record.user_id,
+                        record.status,
+                        record.result,
+                        record.created_at,
+                    ),
+                )
 
     def get(self, verification_id: str, tenant: str | None = None) -> dict[str, Any]:
         """``tenant``: the caller's tenant; another tenant's record is NOT_FOUND (ids do not leak)."""
