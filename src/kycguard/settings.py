@@ -20,11 +20,13 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from kycguard.alerts.config import AlertSettings
 from kycguard.documents.config import DocumentSettings
 from kycguard.errors import ConfigError
 from kycguard.liveness.config import LivenessSettings
 from kycguard.security.config import SecuritySettings
 from kycguard.sessions.config import SessionSettings
+from kycguard.webhooks.config import WebhookSettings
 
 
 class Section(BaseModel):
@@ -174,6 +176,8 @@ class Settings(BaseSettings):
     documents: DocumentSettings = DocumentSettings()
     sessions: SessionSettings = SessionSettings()
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    webhooks: WebhookSettings = WebhookSettings()
 
     @property
     def effective_database_url(self) -> str:

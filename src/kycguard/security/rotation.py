@@ -10,6 +10,7 @@ removed, checked by a fresh scan after re-encryption.
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,8 @@ def _register_optional_columns() -> None:
     """Features that keep their own encrypted columns register them on import."""
     with contextlib.suppress(ImportError):
         import kycguard.security.frames  # noqa: F401  (video sessions' kept images)
+    with contextlib.suppress(ImportError):
+        importlib.import_module("kycguard.webhooks.models")  # webhook endpoints' secrets
 
 
 def _rows(db: Database, col: EncryptedColumn, batch: int) -> Iterator[list[Any]]:

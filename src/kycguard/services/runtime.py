@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from kycguard.alerts.service import AlertService
 from kycguard.decision.calibration import Calibration
 from kycguard.documents.portrait import PortraitFinder
-from kycguard.events import EventBus
+from kycguard.events import CaseDecided, EventBus, KnownFaceMatched, ReviewDecided
 from kycguard.jobs import PeriodicJob
 from kycguard.security.frames import EncryptedFrameStore
 from kycguard.security.runtime import SecurityRuntime, build_security, prepare_data_dir
@@ -25,6 +26,7 @@ from kycguard.vision.detector import MediaPipeDetectorOptions, MediaPipeFaceDete
 from kycguard.vision.embedder import DlibEmbedder, FaceEmbedder, OnnxEmbedder, OnnxEmbedderOptions
 from kycguard.vision.landmarker import FaceLandmarkerOptions
 from kycguard.vision.matcher import FaceMatcher, FaceMatcherOptions
+from kycguard.webhooks.service import WebhookService
 
 
 @dataclass
@@ -82,6 +84,8 @@ class Runtime:
     model_status: dict[str, str] = field(default_factory=dict)
     events: EventBus = field(default_factory=EventBus)  # subscribers: alerts, webhooks, reviews
     jobs: list[PeriodicJob] = field(default_factory=list)  # run by kycguard.jobs or a task queue
+    alerts: AlertService = field(kw_only=True)
+    webhooks: WebhookService = field(kw_only=True)
 
     def health(self) -> dict[str, object]:
         try:
@@ -94,6 +98,20 @@ class Runtime:
             v.startswith("loaded") or v.startswith("inactive") for v in models.values()
         )
         return {"status": "ok" if ready else "degraded", "database": database, "models": models}
+
+
+def build_notifications(
+    settings: Settings, database: Database, security: SecurityRuntime, events: EventBus
+) -> tuple[AlertService, WebhookService]:
+    """Alerts and integrator webhooks, subscribed to the decisions they react to. The FAR rule's
+    label provider is connected by whoever stores labels (``alerts.far``)."""
+    alerts = AlertService(database, settings.alerts, security.audit)
+    webhooks = WebhookService(database, security.keyring, security.audit, settings.webhooks)
+    events.subscribe(alerts.on_case_decided, CaseDecided)
+    events.subscribe(alerts.on_known_face, KnownFaceMatched)
+    events.subscribe(webhooks.on_case_decided, CaseDecided)
+    events.subscribe(webhooks.on_review_decided, ReviewDecided)
+    return alerts, webhooks
 
 
 @contextmanager
@@ -144,6 +162,7 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             lockout=security.lockout,
             events=events,
         )
+        alerts, webhooks = build_notifications(settings, database, security, events)
         yield Runtime(
             settings,
             vision,
@@ -154,7 +173,9 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             security,
             {"document_ocr": "loaded", "passive_liveness": "loaded", "security": security.status()},
             events=events,
-            jobs=security.jobs(),
+            jobs=security.jobs() + alerts.jobs() + webhooks.jobs(),
+            alerts=alerts,
+            webhooks=webhooks,
         )
     finally:
         for close in reversed(closers):
