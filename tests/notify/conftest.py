@@ -36,3 +36,7 @@ def smtp() -> Iterator[SmtpReceiver]:
     s = SmtpReceiver()
     yield s
     s.close()
+
+
+# the real photos of the security suite (an ID card rendered around one person, selfies)
+from security.conftest import photos  # noqa: E402, F401
