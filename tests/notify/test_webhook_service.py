@@ -155,3 +155,22 @@ def test_a_deleted_endpoints_deliveries_become_dead_letters(db: Database) -> Non
     (dead,) = hooks.deliveries.find(tenant="t1")
     assert dead["status"] == "dead" and dead["last_error"] == "the endpoint was deleted"
     assert hooks.deliveries.find(tenant="t2") == []
+
+
+def test_endpoint_secrets_follow_a_data_key_rotation(db: Database, receiver: HttpReceiver) -> None:
+    from kycguard.security.rotation import reencrypt_all
+
+    old, new = os.urandom(32), os.urandom(32)
+    hooks = WebhookService(db, KeyRing({"k1": old}, "k1"), AuditLog(db), LOCAL)
+    created = hooks.register(tenant="t1", url=receiver.url, actor=ADMIN)
+    rotated = KeyRing({"k1": old, "k2": new}, "k2")
+    assert reencrypt_all(db, rotated)["webhook_endpoints"] == 1
+    after = WebhookService(db, KeyRing({"k2": new}, "k2"), AuditLog(db), LOCAL)
+    bus = EventBus()
+    bus.subscribe(after.on_review_decided, ReviewDecided)
+    with db.session() as session:
+        bus.publish(session, _review(str(uuid.uuid4()), "rev_rot"))
+    assert after.outbox.run() == 1
+    assert authentic(
+        created["signing_secret"], receiver.received[0].headers, receiver.received[0].body
+    )
