@@ -176,3 +176,22 @@ def test_concurrent_runners_claim_disjoint_rows(db: Database) -> None:
     assert len(everything) == 60 and len(set(everything)) == 60
     with db.session() as session:
         assert session.scalars(select(Delivery.claim_token).distinct()).all()
+
+
+def test_a_runner_stops_before_its_lease_runs_out(db: Database) -> None:
+    sent: list[str] = []
+
+    def slow_first(item: Outgoing) -> int | None:
+        time.sleep(0.9 if not sent else 0)
+        sent.append(item.id)
+        return 200
+
+    ids = add(db, "unused", n=5)
+    outbox = Outbox(db, "test", RetrySettings(lease_s=1.0), {"http": slow_first})
+    assert outbox.run() == 1  # the second would start after 80 % of the lease
+    with db.session() as session:
+        left = session.scalars(select(Delivery).where(Delivery.status == "pending")).all()
+        assert len(left) == 4 and all(r.claim_token is not None for r in left)  # not sent
+    time.sleep(1.0)
+    assert outbox.run() == 4  # the lease ran out: claimed again and sent, once each
+    assert sorted(sent) == sorted(ids) and len(sent) == 5

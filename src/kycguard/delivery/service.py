@@ -169,9 +169,16 @@ class Outbox:
     def run(self) -> int:
         """One pass: claim, send, record. Returns how many rows were attempted. The job function."""
         items = self.claim()
+        # stop before the lease runs out: the rest are claimed again (by anyone) once it has,
+        # and must not be sent by two runners at once
+        deadline = time.monotonic() + 0.8 * self.retry.lease_s
+        done = 0
         for item in items:
+            if time.monotonic() > deadline:
+                break
             self.attempt(item)
-        return len(items)
+            done += 1
+        return done
 
     def attempt(self, item: Outgoing) -> None:
         started = now_utc()
