@@ -37,7 +37,7 @@ from kycguard.liveness.learned import FEATURE_VERSION, LinearModel, ModelKind
 
 REAL_LABELS = {"real", "bona_fide", "bonafide", "live", "genuine"}
 ATTACK_LABELS = {"attack", "fake", "spoof", "fraud"}
-L2_GRID = (1.0, 10.0, 100.0)
+L2_GRID = (1.0, 10.0, 100.0, 1000.0)
 INNER_FOLDS = 4
 MAX_BPCER = 0.15  # operating point: the largest threshold keeping bona fide errors at this share
 CLIP_FRAMES = 24  # frames decoded per clip (evenly spread), at most 640 px
