@@ -104,6 +104,7 @@ def _evaluate_split(
         "test": int(test_idx.size),
         "threshold": inner["threshold"],
         "l2": inner["l2"],
+        "feature_group": inner["feature_group"],
     }
 
 

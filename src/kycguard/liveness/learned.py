@@ -46,7 +46,7 @@ from kycguard.vision.types import Face
 
 ModelKind = Literal["pad", "deepfake"]
 FORMAT = "kycguard-linear-v1"
-FEATURE_VERSION = 1  # bump when a feature's definition changes: old models and caches are refused
+FEATURE_VERSION = 2  # bump when a feature's definition changes: old models and caches are refused
 FACE_MARGIN = (
     0.2  # the LBP crop is the face box grown by this on every side (keeps print/bezel edges)
 )
@@ -96,7 +96,26 @@ def pad_features(
     out["top_octave"] = top_octave_share(gray) if min(gray.shape) >= 32 else math.nan
     out |= cue_features(signals)
     out["minifasnet_p_real"] = _value(signals, "minifasnet")
+    out["cue_evidence"] = cue_evidence(signals, PASSIVE_FUSED)
     return out
+
+
+# Today's hand-weighted fusions, fed to the models as one feature each (``sum(weight * suspicion)``,
+# i.e. -ln(score/100) of :func:`kycguard.liveness.fusion.fused_score`) so that a model starts from the
+# judgement it replaces. Sequence: the deepfake cues that need no embedder and no 8 s of face.
+PASSIVE_FUSED = (
+    "blur_check", "specular_reflection", "micro_texture", "print_attack", "screen_moire",
+    "frame_edges", "minifasnet",
+)  # fmt: skip
+DEEPFAKE_FUSED = ("frequency_artifacts", "blending_boundary", "landmark_jitter")
+
+
+def cue_evidence(signals: Mapping[str, Signal], names: Sequence[str]) -> float:
+    """Weighted evidence of the hand-made fusion over ``names`` (NaN when none of them is active)."""
+    active = [signals[n] for n in names if n in signals and signals[n].active]
+    if not active:
+        return math.nan
+    return float(sum(s.weight * (s.suspicion or 0.0) for s in active))
 
 
 # ---------------------------------------------------------------- features of a clip (deepfake)
@@ -147,6 +166,7 @@ def clip_features(
     per_frame = [frame_features(f, frame_cue_signals(f)) for f in usable]
     out = pool_frames(per_frame)
     out["landmark_jitter"] = _value(sequence_signals, "landmark_jitter")
+    out["cue_evidence"] = cue_evidence(sequence_signals, DEEPFAKE_FUSED)
     return out
 
 

@@ -139,8 +139,14 @@ def deepfake_features(
     tracks = split_tracks(scaled, options.min_sequence_frames)
     if not tracks:
         return None
-    jitter = landmark_jitter(tracks, options.sequence_weights)
-    return clip_features(_picked(tracks), {"landmark_jitter": jitter})
+    w = options.sequence_weights
+    picked = _picked(tracks)
+    cues = {
+        "frequency_artifacts": frequency_artifacts(picked, w),
+        "blending_boundary": blending_boundary(picked, w),
+        "landmark_jitter": landmark_jitter(tracks, w),
+    }
+    return clip_features(picked, cues)
 
 
 def _learned_deepfake(
