@@ -229,3 +229,36 @@ def test_sequence_reports_the_trained_deepfake_model(
     assert out["verdicts"]["deepfake"] in {"real", "fake"}
     card = json.loads(Path(f"{deepfake_training}.card.json").read_text())
     assert card["data"]["counts"] == {"bona_fide/none": 8, "attack/faceswap": 8}
+
+
+@pytest.mark.evaldata
+@pytest.mark.slow
+def test_bench_pad_evaluates_a_model_file(
+    eval_data: Path, pad_training: Path, tmp_path: Path
+) -> None:
+    """`kycguard bench pad --model` scores every image with the file's own threshold, and says
+    when the labels are the ones it was trained on (a fit, not a test)."""
+    args = ["bench", "pad", "--images", str(eval_data), "--labels", str(PAD_LABELS)]
+    assert main([*args, "--model", str(pad_training), "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "pad_learned.json").read_text())
+    model = report["model"]
+    assert model["sha256"] == sha256_of(pad_training)
+    assert model["warning"] is not None
+    assert model["bpcer"]["n"] == 114 and model["apcer"]["n"] == 37
+    assert model["roc_auc"]["auc"] > 0.95  # in-sample: the fit must at least separate its own data
+    assert (tmp_path / "pad_det.png").stat().st_size > 10_000
+
+
+@pytest.mark.evaldata
+@pytest.mark.slow
+def test_session_frames_name_the_pad_model(pad_training: Path, clips: dict[str, list]) -> None:
+    from kycguard.liveness.sequence import assess_sequence
+
+    options = LivenessSettings(
+        pad_model_path=pad_training, pad_model_sha256=sha256_of(pad_training)
+    )
+    passive = PassiveLivenessDetector.create_from_options(options)
+    out = assess_sequence(clips["obama_short.mp4"], options, passive=passive).to_dict()
+    frames = out["signals"]["passive_frames"]
+    assert frames["active"] and frames["extra"]["fusion"] == "learned_pad"
+    assert frames["extra"]["pad_model"]["sha256"] == sha256_of(pad_training)
