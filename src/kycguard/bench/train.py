@@ -137,7 +137,15 @@ def pad_feature_rows(
     )
     if minifasnet is not None:
         base = base.model_copy(update={"minifasnet_sha256": sha256_of(minifasnet)})
-    tag = base.minifasnet_sha256 if minifasnet is not None else "no-minifasnet"
+    # every setting the features depend on is part of the cache key
+    tag = "|".join(
+        [
+            str(base.minifasnet_sha256) if minifasnet is not None else "no-minifasnet",
+            json.dumps(base.passive_weights, sort_keys=True),
+            str(base.min_texture_face_px),
+            str(settings.limits.analysis_max_side_px),
+        ]
+    )
     cache = cache_dir(cache)
     state: dict[str, Any] = {}
 
@@ -205,7 +213,14 @@ def clip_feature_rows(
     rows = []
     for case in tqdm(cases, desc="clip features", unit="clip", leave=False):
         path = root / case.file
-        key = ["clip", *_file_key(path), str(frames), str(options.sequence_max_side_px)]
+        key = [
+            "clip",
+            *_file_key(path),
+            str(frames),
+            options.model_dump_json(
+                include={"sequence_max_side_px", "min_sequence_frames", "sequence_weights"}
+            ),
+        ]
         rows.append(_cached(cache, key, partial(compute, path)))
     return rows
 
