@@ -171,7 +171,12 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             service,
             sessions,
             security,
-            {"document_ocr": "loaded", "passive_liveness": "loaded", "security": security.status()},
+            {
+                "document_ocr": "loaded",
+                "passive_liveness": "loaded",
+                **liveness.model_status,  # minifasnet, learned_pad, learned_deepfake (path, sha256)
+                "security": security.status(),
+            },
             events=events,
             jobs=security.jobs() + alerts.jobs() + webhooks.jobs(),
             alerts=alerts,
