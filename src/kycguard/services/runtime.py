@@ -11,9 +11,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from kycguard.decision.calibration import Calibration
+from kycguard.documents.analyze import DocumentAnalyzer
 from kycguard.documents.portrait import PortraitFinder
 from kycguard.events import EventBus
 from kycguard.jobs import PeriodicJob
+from kycguard.liveness.passive import PassiveLivenessDetector
 from kycguard.security.frames import EncryptedFrameStore
 from kycguard.security.runtime import SecurityRuntime, build_security, prepare_data_dir
 from kycguard.services.verification import VerificationService
@@ -84,6 +86,8 @@ class Runtime:
     jobs: list[PeriodicJob] = field(default_factory=list)  # run by kycguard.jobs or a task queue
 
     def health(self) -> dict[str, object]:
+        """Ready when the database answers and every model is ``loaded`` or deliberately
+        ``inactive`` (not configured); a model that ``failed`` to load makes it 503."""
         try:
             self.database.ping()
             database = "ok"
@@ -96,12 +100,35 @@ class Runtime:
         return {"status": "ok" if ready else "degraded", "database": database, "models": models}
 
 
+def load_liveness(settings: Settings) -> tuple[PassiveLivenessDetector, dict[str, str]]:
+    """Passive liveness and the real state of its models. A configured MiniFASNet that does not
+    load (missing file, wrong hash) leaves the server up but not ready (``/health`` 503, status
+    ``failed: ...``), with liveness running on its other cues, so the operator sees why."""
+    from kycguard.errors import KycError
+
+    try:
+        detector = PassiveLivenessDetector.create_from_options(settings.liveness)
+    except (KycError, OSError, ValueError, RuntimeError) as exc:
+        without = settings.liveness.model_copy(update={"minifasnet_path": None})
+        detector = PassiveLivenessDetector.create_from_options(without)
+        return detector, {"passive_liveness": "loaded", "minifasnet": f"failed: {exc}"}
+    return detector, {"passive_liveness": "loaded"} | detector.model_status
+
+
+def document_ocr_status(settings: Settings, documents: DocumentAnalyzer) -> dict[str, str]:
+    from kycguard.documents.ocr import tesseract_available
+
+    status = {"document_ocr": f"loaded (rapidocr, {settings.documents.ocr_threads} threads)"}
+    if settings.documents.ocr_engine == "rapidocr+tesseract":
+        status["tesseract"] = (
+            "loaded" if tesseract_available() else "inactive (tesseract not installed)"
+        )
+    return status
+
+
 @contextmanager
 def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> Iterator[Runtime]:
     """Load everything once; close it all on exit, whatever happens."""
-    from kycguard.documents.analyze import DocumentAnalyzer
-    from kycguard.liveness.passive import PassiveLivenessDetector
-
     settings = settings or get_settings()
     closers: list[Callable[[], None]] = []
     try:
@@ -116,12 +143,17 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
         vision = build_vision(settings)
         closers.append(vision.close)
         documents = DocumentAnalyzer.create(settings.documents)
-        liveness = PassiveLivenessDetector.create_from_options(settings.liveness)
+        liveness, liveness_status = load_liveness(settings)
         closers.append(liveness.close)
         events = EventBus()
         repository = VerificationRepository(
-            database, blobs=security.blobs, audit=security.audit, events=events
+            database,
+            blobs=security.blobs,
+            audit=security.audit,
+            events=events,
+            cipher=security.keyring,  # personal fields of decision records sealed at rest
         )
+        repository.seal_legacy()  # records written before migration 0006
         service = VerificationService(
             settings,
             vision.detector,
@@ -152,7 +184,9 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             service,
             sessions,
             security,
-            {"document_ocr": "loaded", "passive_liveness": "loaded", "security": security.status()},
+            document_ocr_status(settings, documents)
+            | liveness_status
+            | {"security": security.status()},
             events=events,
             jobs=security.jobs(),
         )
