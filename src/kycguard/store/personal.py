@@ -86,10 +86,6 @@ def unseal_bytes(data: bytes) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def kept_marker() -> dict[str, Any]:
-    return {"status": "kept"}
-
-
 def erased_marker(at: datetime | None, reason: str | None) -> dict[str, Any]:
     return {
         "status": "erased",

@@ -104,8 +104,7 @@ class VerificationRepository:
 
     def _answer(self, row: Verification) -> dict[str, Any]:
         if row.sealed is not None and self.cipher is not None:
-            full = personal.unseal_bytes(self.cipher.decrypt(row.sealed, _aad(row.id)))
-            return full | {"personal_data": personal.kept_marker()}
+            return personal.unseal_bytes(self.cipher.decrypt(row.sealed, _aad(row.id)))
         if row.personal_erased_at is not None:
             return dict(row.result) | {
                 "personal_data": personal.erased_marker(
