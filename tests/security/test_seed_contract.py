@@ -8,12 +8,15 @@ from __future__ import annotations
 import base64
 import io
 import uuid
+from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
 from security.helpers import Deployment, assert_error, bearer
+from support.servers import Server
 
 DEEP = "[" * 100_000 + "]" * 100_000
 
@@ -246,3 +249,45 @@ def test_integrator_cannot_relay_without_a_key_or_with_a_wrong_role(deployment: 
             headers={"X-API-Key": dep.key("reviewer")},
         )
         assert_error(r, 403, "FORBIDDEN")
+
+
+def test_the_seed_tuning_names_are_read_and_shown(deployment: Deployment, tmp_path: Path) -> None:
+    """The seed's flat names in the TOML file and the environment set our settings (one value,
+    shown under both names by GET /api/v1/config)."""
+    with deployment.client(headers={"X-API-Key": deployment.key("auditor")}) as c:
+        shown = c.get("/api/v1/config").json()["settings"]
+    defaults = shown["seed_names"]
+    assert defaults["liveness_score_min"] == {
+        "value": shown["liveness"]["live_threshold"] / 100,
+        "setting": "liveness.live_threshold",
+        "meaning": defaults["liveness_score_min"]["meaning"],
+    }
+    assert defaults["face_match_tolerance"]["value"] == shown["face_match"]["tolerance"]
+    assert defaults["approve_threshold"]["value"] == shown["decision"]["approve_at"]
+
+    config = tmp_path / "seed.toml"
+    config.write_text(
+        "liveness_score_min = 0.7\nblur_threshold = 55.0\nauthenticity_score_min = 65\n"
+        "approve_threshold = 88\nreview_threshold = 70\n"
+    )
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    server = Server(
+        {"KYCGUARD_CONFIG": str(config), "KYCGUARD_FACE_MATCH_CONFIDENCE_MIN": "70"}, data
+    )
+    try:
+        server.wait_ready()
+        with httpx.Client(base_url=server.base_url, timeout=60) as c:
+            r = c.get("/api/v1/config", headers={"X-API-Key": server.key("auditor", None)})
+    finally:
+        server.stop()
+    assert r.status_code == 200, r.text
+    s = r.json()["settings"]
+    assert s["liveness"]["live_threshold"] == 70.0
+    assert s["quality"]["min_blur_score"] == 55.0
+    assert s["decision"]["min_authenticity_score"] == 65.0
+    assert (s["decision"]["approve_at"], s["decision"]["review_at"]) == (88.0, 70.0)
+    # a confidence minimum is the distance tolerance at which the calibration gives it
+    assert 0.5 < s["face_match"]["tolerance"] < 0.62
+    assert abs(s["seed_names"]["face_match_confidence_min"]["value"] - 70) < 0.05
+    assert s["seed_names"]["face_match_tolerance"]["value"] == s["face_match"]["tolerance"]
