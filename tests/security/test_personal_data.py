@@ -197,7 +197,7 @@ def test_health_reports_each_models_real_state(deployment: Deployment, tmp_path:
         broken.stop()
 
 
-@pytest.mark.parametrize("kind", ["sqlite"])
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_records_from_before_sealing_are_sealed_at_start(kind: str, tmp_path: Path) -> None:
     """Rows written in clear before migration 0006 are sealed by the next start."""
     from datetime import UTC, datetime
