@@ -157,9 +157,17 @@ def test_authorization_matrix(op: Operation, world: Fixture) -> None:
     right: list[dict[str, str]] = [dep.headers(role) for role in sorted(allowed)]
     if op.access["session_token"]:
         right.append({"X-Session-Token": world.session_token})
+    # the seed's X-API-Key header is the same credential as Authorization: Bearer
+    right += [
+        {"X-API-Key": dep.key(role, dep.tenant_a if role == "integrator" else None)}
+        for role in sorted(allowed)
+    ]
     for headers in right:
         r = _call(world, op, headers)
         assert r.status_code not in (401, 403) and r.status_code < 500, f"{op}: {r.text[:300]}"
+    for role in sorted(set(ROLES) - allowed):
+        key = dep.key(role, dep.tenant_a if role == "integrator" else None)
+        assert_error(_call(world, op, {"X-API-Key": key}), 403, "FORBIDDEN")
 
     # another tenant's integrator: the resource does not exist for it
     if "integrator" in allowed and _names_tenant_resource(op):
@@ -180,6 +188,26 @@ def test_openapi_document_needs_a_key_and_matches_the_walk(deployment: Deploymen
         served = c.get("/openapi.json", headers=deployment.headers("reviewer")).json()
     walked = {(o.method, o.path) for o in OPERATIONS}
     assert {(m.upper(), p) for p, ms in served["paths"].items() for m in ms} == walked
+
+
+# the seed's alias routes name their session in the JSON body, not the path: checked here
+BODY_NAMED = {
+    "/api/v1/kyc/upload-video-frame": {"frame": "data:image/jpeg;base64,/9j/"},
+    "/api/v1/kyc/complete-verification": {},
+}
+
+
+@pytest.mark.parametrize("path", sorted(BODY_NAMED))
+def test_alias_routes_reach_only_the_key_tenants_sessions(world: Fixture, path: str) -> None:
+    body = {"session_id": world.values["session_id"]} | BODY_NAMED[path]
+    dep = world.dep
+    with dep.client() as c:
+        r = c.post(path, json=body, headers=dep.headers("integrator", dep.tenant_b))
+        assert_error(r, 404, "SESSION_NOT_FOUND")
+        r = c.post(
+            path, json=body | {"session_id": "no-such-session"}, headers=dep.headers("integrator")
+        )
+        assert_error(r, 404, "SESSION_NOT_FOUND")
 
 
 def test_session_token_cannot_complete_another_session(world: Fixture) -> None:

@@ -100,8 +100,11 @@ class AlertService:
         settings: AlertSettings,
         audit: AuditLog | None = None,
         far: FarProvider | None = None,
+        pseudonym: Callable[[str | None, str], str] | None = None,
     ) -> None:
         self.db = db
+        # alerts outlive erasure: a user is named by the keyed pseudonym the audit log uses
+        self.pseudonym = pseudonym or (lambda tenant, user_id: user_id)
         self.settings = settings
         self.audit = audit
         self.far = far
@@ -115,7 +118,7 @@ class AlertService:
             return
         codes = set(event.result.get("reasons") or [])
         case = {"kind": event.kind, "id": event.case_id}
-        subject = event.user_id or f"{event.kind}:{event.case_id}"
+        subject = self._subject(event.tenant, event.user_id, event.kind, event.case_id)
         for name, rule in self.settings.rules.items():
             hit = sorted(codes & set(rule.reason_codes))
             if hit:
@@ -143,7 +146,7 @@ class AlertService:
             session,
             name,
             tenant=event.tenant,
-            subject=event.user_id or f"{event.kind}:{event.case_id}",
+            subject=self._subject(event.tenant, event.user_id, event.kind, event.case_id),
             message=message,
             case={"kind": event.kind, "id": event.case_id},
             details={
@@ -151,6 +154,9 @@ class AlertService:
                 "distance": round(event.distance, 4),
             },
         )
+
+    def _subject(self, tenant: str | None, user_id: str | None, kind: str, case_id: str) -> str:
+        return self.pseudonym(tenant, user_id) if user_id else f"{kind}:{case_id}"
 
     def _repeated_failures(
         self, session: Session, event: CaseDecided, case: dict[str, str]
@@ -186,7 +192,7 @@ class AlertService:
                 session,
                 "repeated_failed_attempts",
                 tenant=event.tenant,
-                subject=event.user_id or "",
+                subject=self._subject(event.tenant, event.user_id, event.kind, event.case_id),
                 message=f"{n} rejected attempts by one user within "
                 f"{self.settings.repeated_failures_window_s // 60} min",
                 case=case,

@@ -31,6 +31,7 @@ from kycguard.security.crypto import (
     write_key_file,
 )
 from kycguard.store.database import Database
+from kycguard.store.models import Verification
 from kycguard.store.security_models import ApiKey, Blob
 
 
@@ -45,6 +46,7 @@ class EncryptedColumn:
 ENCRYPTED_COLUMNS: list[EncryptedColumn] = [
     EncryptedColumn(Blob.__table__, ("id",), "content", "key_id"),  # type: ignore[arg-type]
     EncryptedColumn(ApiKey.__table__, ("id",), "signing_secret"),  # type: ignore[arg-type]
+    EncryptedColumn(Verification.__table__, ("id",), "sealed"),  # type: ignore[arg-type]
 ]
 
 

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 
 from kycguard.alerts.service import AlertService
 from kycguard.decision.calibration import Calibration
+from kycguard.documents.analyze import DocumentAnalyzer
 from kycguard.documents.portrait import PortraitFinder
 from kycguard.events import CaseDecided, EventBus, KnownFaceMatched, ReviewDecided
 from kycguard.jobs import PeriodicJob
+from kycguard.liveness.passive import PassiveLivenessDetector
 from kycguard.security.frames import EncryptedFrameStore
 from kycguard.security.runtime import SecurityRuntime, build_security, prepare_data_dir
 from kycguard.services.verification import VerificationService
@@ -88,6 +90,8 @@ class Runtime:
     webhooks: WebhookService = field(kw_only=True)
 
     def health(self) -> dict[str, object]:
+        """Ready when the database answers and every model is ``loaded`` or deliberately
+        ``inactive`` (not configured); a model that ``failed`` to load makes it 503."""
         try:
             self.database.ping()
             database = "ok"
@@ -105,7 +109,9 @@ def build_notifications(
 ) -> tuple[AlertService, WebhookService]:
     """Alerts and integrator webhooks, subscribed to the decisions they react to. The FAR rule's
     label provider is connected by whoever stores labels (``alerts.far``)."""
-    alerts = AlertService(database, settings.alerts, security.audit)
+    alerts = AlertService(
+        database, settings.alerts, security.audit, pseudonym=security.subjects.ref
+    )
     webhooks = WebhookService(database, security.keyring, security.audit, settings.webhooks)
     events.subscribe(alerts.on_case_decided, CaseDecided)
     events.subscribe(alerts.on_known_face, KnownFaceMatched)
@@ -114,12 +120,35 @@ def build_notifications(
     return alerts, webhooks
 
 
+def load_liveness(settings: Settings) -> tuple[PassiveLivenessDetector, dict[str, str]]:
+    """Passive liveness and the real state of its models. A configured MiniFASNet that does not
+    load (missing file, wrong hash) leaves the server up but not ready (``/health`` 503, status
+    ``failed: ...``), with liveness running on its other cues, so the operator sees why."""
+    from kycguard.errors import KycError
+
+    try:
+        detector = PassiveLivenessDetector.create_from_options(settings.liveness)
+    except (KycError, OSError, ValueError, RuntimeError) as exc:
+        without = settings.liveness.model_copy(update={"minifasnet_path": None})
+        detector = PassiveLivenessDetector.create_from_options(without)
+        return detector, {"passive_liveness": "loaded", "minifasnet": f"failed: {exc}"}
+    return detector, {"passive_liveness": "loaded"} | detector.model_status
+
+
+def document_ocr_status(settings: Settings, documents: DocumentAnalyzer) -> dict[str, str]:
+    from kycguard.documents.ocr import tesseract_available
+
+    status = {"document_ocr": f"loaded (rapidocr, {settings.documents.ocr_threads} threads)"}
+    if settings.documents.ocr_engine == "rapidocr+tesseract":
+        status["tesseract"] = (
+            "loaded" if tesseract_available() else "inactive (tesseract not installed)"
+        )
+    return status
+
+
 @contextmanager
 def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> Iterator[Runtime]:
     """Load everything once; close it all on exit, whatever happens."""
-    from kycguard.documents.analyze import DocumentAnalyzer
-    from kycguard.liveness.passive import PassiveLivenessDetector
-
     settings = settings or get_settings()
     closers: list[Callable[[], None]] = []
     try:
@@ -134,12 +163,17 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
         vision = build_vision(settings)
         closers.append(vision.close)
         documents = DocumentAnalyzer.create(settings.documents)
-        liveness = PassiveLivenessDetector.create_from_options(settings.liveness)
+        liveness, liveness_status = load_liveness(settings)
         closers.append(liveness.close)
         events = EventBus()
         repository = VerificationRepository(
-            database, blobs=security.blobs, audit=security.audit, events=events
+            database,
+            blobs=security.blobs,
+            audit=security.audit,
+            events=events,
+            cipher=security.keyring,  # personal fields of decision records sealed at rest
         )
+        repository.seal_legacy()  # records written before migration 0006
         service = VerificationService(
             settings,
             vision.detector,
@@ -171,12 +205,9 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             service,
             sessions,
             security,
-            {
-                "document_ocr": "loaded",
-                "passive_liveness": "loaded",
-                **liveness.model_status,  # minifasnet, learned_pad, learned_deepfake (path, sha256)
-                "security": security.status(),
-            },
+            document_ocr_status(settings, documents)
+            | liveness_status
+            | {"security": security.status()},
             events=events,
             jobs=security.jobs() + alerts.jobs() + webhooks.jobs(),
             alerts=alerts,

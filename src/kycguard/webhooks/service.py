@@ -34,6 +34,7 @@ from kycguard.security.crypto import KeyRing, row_aad
 from kycguard.security.signatures import sign_webhook
 from kycguard.store.database import Database
 from kycguard.store.models import Verification
+from kycguard.store.personal import public_view
 from kycguard.store.session_models import KycSession
 from kycguard.webhooks.config import WebhookSettings
 from kycguard.webhooks.models import WebhookEndpoint
@@ -195,7 +196,7 @@ class WebhookService:
             event_type,
             event_id(event_type, event.case_id),
             event.decided_at,
-            event.result,
+            public_view(event.result),  # personal fields stay sealed: GET the case for them
         )
 
     def on_review_decided(self, session: Session, event: ReviewDecided) -> None:
@@ -206,7 +207,6 @@ class WebhookService:
             "kind": event.kind,
             "case_id": event.case_id,
             "review_id": event.review_id,
-            "user_id": event.user_id,
             "decision": event.decision,
             "reason": event.reason,
             "status": event.status,
