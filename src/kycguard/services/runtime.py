@@ -143,6 +143,7 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             audit=security.audit,
             lockout=security.lockout,
             events=events,
+            documents=documents,
         )
         yield Runtime(
             settings,
