@@ -49,3 +49,19 @@ class EvidenceSettings(BaseModel):
         description="...and whose pixels correlate at least this much are one photo re-cropped "
         "(the selfie cut out of the document's portrait).",
     )
+    deepfake_reject_at: float = Field(
+        70.0,
+        ge=0,
+        le=100,
+        description="A session's deepfake score at or above this is a confident verdict and "
+        "rejects (DEEPFAKE_SUSPECTED); flagged below it (liveness.deepfake_threshold and up) holds "
+        "the case for review (DEEPFAKE_UNCERTAIN). The GHOST swaps of the shared clips score "
+        "73-83, real clips 0.",
+    )
+    injection_reject_at: float = Field(
+        70.0,
+        ge=0,
+        le=100,
+        description="The same for the injection score (INJECTION_SUSPECTED / INJECTION_UNCERTAIN): "
+        "recorded real clips replayed as a stream score up to 61 (frame-rate duplicates).",
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kycguard.decision.config import EvidenceSettings
 from kycguard.decision.findings import Finding, Severity
 from kycguard.settings import Settings
 from kycguard.vision import quality
@@ -111,9 +112,9 @@ def liveness_findings(live: dict[str, Any]) -> list[Finding]:
     return []
 
 
-def sequence_findings(assessed: dict[str, Any]) -> list[Finding]:
+def sequence_findings(assessed: dict[str, Any], settings: EvidenceSettings) -> list[Finding]:
     """Presentation-attack, deepfake and injection verdicts of a session's frames: a confident
-    attack verdict of any of the three rejects; an unsure liveness verdict holds the case."""
+    attack verdict of any of the three rejects; an unsure one holds the case for review."""
     verdicts = assessed["verdicts"]
     out: list[Finding] = []
     if verdicts["liveness"] == "attack":
@@ -135,21 +136,35 @@ def sequence_findings(assessed: dict[str, Any]) -> list[Finding]:
             )
         )
     if verdicts["deepfake"] == "fake":
+        score = assessed["deepfake_score"]
+        confident = score >= settings.deepfake_reject_at
         out.append(
             Finding(
-                "DEEPFAKE_SUSPECTED",
-                "the face shows synthetic-face artefacts "
-                f"(deepfake score {assessed['deepfake_score']})",
-                Severity.REJECT,
+                "DEEPFAKE_SUSPECTED" if confident else "DEEPFAKE_UNCERTAIN",
+                f"the face shows synthetic-face artefacts (deepfake score {score}"
+                + (
+                    ""
+                    if confident
+                    else f", below the {settings.deepfake_reject_at:g} of a sure verdict"
+                )
+                + ")",
+                Severity.REJECT if confident else Severity.REVIEW,
             )
         )
     if verdicts["injection"] == "injected":
+        score = assessed["injection_score"]
+        confident = score >= settings.injection_reject_at
         out.append(
             Finding(
-                "INJECTION_SUSPECTED",
-                "the frames look like a replayed or injected stream "
-                f"(injection score {assessed['injection_score']})",
-                Severity.REJECT,
+                "INJECTION_SUSPECTED" if confident else "INJECTION_UNCERTAIN",
+                f"the frames look like a replayed or injected stream (injection score {score}"
+                + (
+                    ""
+                    if confident
+                    else f", below the {settings.injection_reject_at:g} of a sure verdict"
+                )
+                + ")",
+                Severity.REJECT if confident else Severity.REVIEW,
             )
         )
     return out

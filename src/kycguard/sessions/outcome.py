@@ -349,5 +349,5 @@ class SessionJudge:
         assessed = assess_sequence(
             frames, self.settings.liveness, embedder=self.matcher.embedder, passive=self.passive
         ).to_dict()
-        findings.extend(sequence_findings(assessed))
+        findings.extend(sequence_findings(assessed, self.settings.evidence))
         return assessed
