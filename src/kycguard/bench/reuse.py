@@ -6,8 +6,8 @@ made from the first photo of every pair: the same file sent twice; the picture r
 re-encoded at JPEG 70; the face cut out again (a crop around the portrait, upscaled 2x, JPEG 80), as
 someone holding only the ID would make a "selfie". The LFW pictures are face-centred crops, so
 the "document" face is found by the face detector directly (the service finds it with its portrait
-finder, then aligns it the same way). Writes reuse.json (counts, rates, the distributions
-of both scores) and reuse.png.
+finder, then aligns it the same way). Writes reuse.json (counts, rates), reuse_scores.json
+(every case's three scores) and reuse.png.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -136,12 +137,15 @@ def run(args: argparse.Namespace) -> int:
             for name, rs in attack.items()
         },
         "check_time_ms": timing_summary(seconds),
-        "scores": {
-            "genuine": [_scores(g) for g in genuine],
-            **{name: [_scores(r) for r in rs] for name, rs in attack.items()},
-        },
+        "scores_file": "reuse_scores.json",
     }
     write_json(args.out / "reuse.json", results)
+    # every case's [image hash distance, face hash distance, face correlation], one line per set
+    scores = {"genuine": [_scores(g) for g in genuine]}
+    scores |= {name: [_scores(r) for r in rs] for name, rs in attack.items()}
+    (args.out / "reuse_scores.json").write_text(
+        "{\n" + ",\n".join(f'"{k}": {json.dumps(v)}' for k, v in scores.items()) + "\n}\n"
+    )
     _plot(args.out / "reuse.png", genuine, attack)
     g = results["genuine"]
     print(f"genuine pairs: {g['pairs']}, false alarms: {g['false_alarms']}")
