@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from documents.render import Identity
-from sessions.helpers import Clip
+from sessions.helpers import Clip, decode
 from sessions.test_api_sessions import BLINK_ONLY, SHARED, Streamer, _why, card, start, stream
 from support.servers import Server
 
@@ -113,3 +113,21 @@ def test_open_sessions_are_counted_within_the_tenant(server: Server) -> None:
     assert refused.status_code == 429 and refused.json()["error"]["code"] == "TOO_MANY_SESSIONS"
     other = session(server, "tenant-b", "user-1")
     assert other.status_code == 200, other.text
+
+
+@pytest.mark.evaldata
+def test_a_face_swapped_video_is_rejected_as_a_deepfake(server: Server, eval_data: Path) -> None:
+    """A GHOST face swap (elon.webm, the shared deepfake set) streamed as a session: a confident
+    deepfake verdict rejects it, whatever the challenges did."""
+    fake = decode(eval_data / "deepfake/ghost_faceswap/videos/elon.webm", "elon")
+    r = session(server, "decisions", "swapped")
+    assert r.status_code == 200, r.text
+    with httpx.Client(base_url=server.base_url, timeout=120) as browser:
+        s = Streamer(browser, r.json(), quality=72)
+        stream(s, fake, range(len(fake.frames)))
+        done = browser.post(f"/api/v1/sessions/{s.id}/complete", headers=s.headers)
+    assert done.status_code == 200, done.text
+    result = done.json()
+    assert result["status"] == "rejected", _why(result)
+    assert "DEEPFAKE_SUSPECTED" in result["reasons"], _why(result)
+    assert result["liveness_check"]["deepfake_score"] >= 70 and result["liveness_passed"] is False

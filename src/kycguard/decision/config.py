@@ -50,13 +50,13 @@ class EvidenceSettings(BaseModel):
         "(the selfie cut out of the document's portrait).",
     )
     deepfake_reject_at: float = Field(
-        70.0,
+        55.0,
         ge=0,
         le=100,
         description="A session's deepfake score at or above this is a confident verdict and "
         "rejects (DEEPFAKE_SUSPECTED); flagged below it (liveness.deepfake_threshold and up) holds "
         "the case for review (DEEPFAKE_UNCERTAIN). The GHOST swaps of the shared clips score "
-        "73-83, real clips 0.",
+        "73-83 as whole clips and 61.9 (elon.webm) streamed as a session; real clips score 0.",
     )
     injection_reject_at: float = Field(
         70.0,
