@@ -61,9 +61,20 @@ def match_findings(match: MatchResult, settings: Settings) -> list[Finding]:
     return out
 
 
-def document_findings(doc: dict[str, Any]) -> list[Finding]:
-    """Each document check's reason codes, as hard as the check itself says it is."""
+def document_findings(doc: dict[str, Any], min_score: float) -> list[Finding]:
+    """Each document check's reason codes, as hard as the check itself says it is; and a review
+    when the authenticity score is below ``min_score`` (``decision.min_authenticity_score``,
+    the seed's ``authenticity_score_min``) even though no single check failed hard."""
     out: list[Finding] = []
+    score = doc.get("score")
+    if isinstance(score, int | float) and score < min_score:
+        out.append(
+            Finding(
+                "DOCUMENT_AUTHENTICITY_LOW",
+                f"the document's authenticity score {score:.0f} is below {min_score:.0f}",
+                Severity.REVIEW,
+            )
+        )
     seen: set[str] = set()
     for check in doc.get("checks", []):
         for code in check.get("reason_codes", []):

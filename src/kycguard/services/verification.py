@@ -237,7 +237,7 @@ class VerificationService:
                 box.x * scale, box.y * scale, box.width * scale, box.height * scale
             ).as_int(),
         ).to_dict()
-        case.findings += rules.document_findings(doc)
+        case.findings += rules.document_findings(doc, self.settings.decision.min_authenticity_score)
         evidence = document_evidence(doc, box.width / portrait.document.shape[1])
         case.findings += evidence_findings(evidence, self.settings.evidence)
         case.identity_read = evidence.identity_read

@@ -283,7 +283,8 @@ class SessionService:
             ).as_int(),
         ).to_dict()
         evidence = document_evidence(doc, b.width / portrait.document.shape[1])
-        findings = document_findings(doc)  # the evidence rules run at completion
+        # the evidence rules run at completion
+        findings = document_findings(doc, self.settings.decision.min_authenticity_score)
         summary = {
             "evidence": evidence.to_dict(),
             "score": doc["score"],
