@@ -21,6 +21,7 @@ BENCHES: dict[str, str] = {
     "pad": "single-image presentation-attack detection (APCER/BPCER) on labelled images",
     "deepfake": "deepfake, liveness and injection scores of labelled video clips",
     "frames": "video-session frame analysis time per core at 640x480 (median, p95)",
+    "cards": "photographed ID cards through /verify: MRZ reads, tampering false alarms, decisions, attacks",
 }
 
 
