@@ -84,7 +84,8 @@ def _case(service: Any, spec: Any) -> dict[str, Any]:
         "document_reasons": doc.get("reasons", []),
         "document_hard_reject": doc.get("hard_reject"),
         "mrz_status": mrz.get("status", "not_found"),
-        "mrz_valid": bool(mrz.get("all_check_digits_valid")),
+        # read = status ok (state codes real, confidence enough) and every check digit holds
+        "mrz_valid": mrz.get("status") == "ok" and bool(mrz.get("all_check_digits_valid")),
         "mrz_exact": lines == spec.rendered.mrz,
         "rectified": (doc.get("rectification") or {}).get("rectified"),
         "tamper": {n: checks[n]["passed"] for n in TAMPER_CHECKS if n in checks},

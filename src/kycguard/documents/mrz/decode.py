@@ -18,6 +18,7 @@ import numpy as np
 from kycguard.documents.mrz.parse import ALPHABET, CLASS_CHARS
 
 NEG = -1e9
+_INDEX = {c: i for i, c in enumerate(ALPHABET)}
 # OCR-B shapes the recogniser confuses (letter, digit). Where the layout allows only letters, the
 # digit's evidence counts for the letter, and the other way round: an "O" read as "0" at a letter
 # position is an O, not a character to drop (dropping it shifts the rest of the line).
@@ -34,6 +35,11 @@ CONFUSABLE = (
     ("T", "7"),
     ("B", "8"),
 )
+TWIN_COST = 1.5  # nats: the most a confusable twin costs the check-digit repair at letter-or-digit positions
+_PARTNERS: dict[int, tuple[int, ...]] = {}
+for _l, _d in CONFUSABLE:
+    _PARTNERS[_INDEX[_l]] = (*_PARTNERS.get(_INDEX[_l], ()), _INDEX[_d])
+    _PARTNERS[_INDEX[_d]] = (*_PARTNERS.get(_INDEX[_d], ()), _INDEX[_l])
 _LETTERS = np.array([c.isalpha() for c in ALPHABET])
 _DIGITS = np.array([c.isdigit() for c in ALPHABET])
 
@@ -49,9 +55,6 @@ def _folded(emit: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarr
     has_digit = allowed[:, _DIGITS].any(axis=1)
     kind = np.where(has_letter & ~has_digit, 1, np.where(has_digit & ~has_letter, 2, 0))
     return np.stack((emit, alpha, numeric)), kind
-
-
-_INDEX = {c: i for i, c in enumerate(ALPHABET)}
 
 
 def class_mask(classes: list[str]) -> np.ndarray:
@@ -179,6 +182,10 @@ def decode_fixed(
         confidence[j] = np.exp(emit[window, chars[j]]).max()
         totals = emit[window].sum(axis=0)
         totals = np.where(allowed[j], totals, NEG)
+        if kind[j] == 0:  # letters and digits both allowed: O/0-like twins stay cheap to swap,
+            for k in _PARTNERS.get(chars[j], ()):  # the check digit decides between them
+                if allowed[j, k]:
+                    totals[k] = max(totals[k], totals[chars[j]] - TWIN_COST)
         ranked = np.argsort(-totals)[:max_alternatives]
         best = totals[chars[j]]
         alternatives.append(

@@ -145,7 +145,9 @@ class _Candidate:
 
     def rank(self) -> tuple[float, ...]:
         failed = 0 if self.fields is None else len(self.fields.failed_checks)
-        return (self.fields is not None, -failed, self.codes_known, self.confidence)
+        # real state codes first: a line group that is no MRZ (visual-zone text) can decode with
+        # few failed check digits under some format, never with Doc 9303 codes in place
+        return (self.fields is not None, self.codes_known, -failed, self.confidence)
 
 
 def _line_classes(fmt: MrzFormat) -> list[list[str]]:
