@@ -330,8 +330,8 @@ def screen_capture(image_rgb: np.ndarray) -> TamperSignal:
     digital = _ramp(flat, 0.03, 0.15)
     if sigma < 0.05 and grid_strength < GRID_PRESENT:
         digital = max(digital, 0.8)  # lossless and noiseless: no camera made this
-    # genuine phone photos of printed cards (guilloche, text rows, JPEG) reach ~260 (bench cards,
-    # seed 0 and tuning seeds 7 and 11); photos of a screen 700-780
+    # photographed specimen cards (guilloche, text rows, JPEG) reach ~260 (probe seeds 7 and 11 of
+    # kycguard.documents.specimens, not the benchmark's seed 0); photos of a screen 700-780
     screen = _ramp(moire, 200.0, 450.0)
     evidence = {
         "noise_sigma": round(sigma, 3),
