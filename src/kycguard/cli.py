@@ -23,6 +23,7 @@ BENCHES: dict[str, str] = {
     "deepfake": "deepfake, liveness and injection scores of labelled video clips",
     "frames": "video-session frame analysis time per core at 640x480 (median, p95)",
     "reuse": "selfie-reused-from-document test: false alarms on genuine pairs, detection of reuse",
+    "cards": "photographed ID cards through /verify: MRZ reads, tampering false alarms, decisions, attacks",
 }
 
 
