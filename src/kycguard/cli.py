@@ -25,11 +25,24 @@ BENCHES: dict[str, str] = {
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
+    from kycguard.errors import ConfigError
+    from kycguard.scale.executor import native_environment
+    from kycguard.scale.guard import check_shared_state
     from kycguard.settings import get_settings
 
     settings = get_settings()
+    try:
+        check_shared_state(settings, args.workers)  # refused here, before any worker starts
+    except ConfigError as exc:
+        print(f"kycguard serve: {exc.message}", file=sys.stderr)
+        return 2
+    # inherited by the worker processes: they check it again, and bound native threads and arenas
+    os.environ["KYCGUARD_SCALE__WORKERS"] = str(args.workers)
+    os.environ.update(native_environment(settings.scale.native_threads))
     uvicorn.run(
         "kycguard.api.app:create_app",
         factory=True,
@@ -61,6 +74,17 @@ def _verify(args: argparse.Namespace) -> int:
             return 2
     print(json.dumps(result, indent=2))
     return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from kycguard.errors import ConfigError
+    from kycguard.scale.tasks import run_worker
+
+    try:
+        return run_worker(args.concurrency, schedule=not args.no_scheduler)
+    except ConfigError as exc:
+        print(f"kycguard worker: {exc.message}", file=sys.stderr)
+        return 2
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
@@ -95,6 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(func=_serve)
+
+    worker = sub.add_parser(
+        "worker", help="consume the task queue (KYCGUARD_SCALE__BROKER_URL) and schedule the jobs"
+    )
+    worker.add_argument("--concurrency", type=int, default=1, help="jobs run at once")
+    worker.add_argument(
+        "--no-scheduler", action="store_true", help="only consume; another worker schedules"
+    )
+    worker.set_defaults(func=_worker)
 
     verify = sub.add_parser(
         "verify", help="verify an ID image against a selfie; prints the API's JSON"

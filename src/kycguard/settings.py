@@ -23,6 +23,7 @@ from pydantic_settings import (
 from kycguard.documents.config import DocumentSettings
 from kycguard.errors import ConfigError
 from kycguard.liveness.config import LivenessSettings
+from kycguard.scale.config import ScaleSettings
 from kycguard.security.config import SecuritySettings
 from kycguard.sessions.config import SessionSettings
 
@@ -174,6 +175,7 @@ class Settings(BaseSettings):
     documents: DocumentSettings = DocumentSettings()
     sessions: SessionSettings = SessionSettings()
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    scale: ScaleSettings = Field(default_factory=ScaleSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -194,6 +196,8 @@ class Settings(BaseSettings):
         """What ``GET /api/v1/config`` shows: everything but connection strings (they may hold passwords)."""
         data = self.model_dump(mode="json")
         data["database_url"] = _redact_url(self.effective_database_url)
+        if self.scale.broker_url is not None:  # broker URLs carry passwords too
+            data["scale"]["broker_url"] = _redact_url(self.scale.broker_url.get_secret_value())
         return data
 
 

@@ -14,6 +14,9 @@ from kycguard.decision.calibration import Calibration
 from kycguard.documents.portrait import PortraitFinder
 from kycguard.events import EventBus
 from kycguard.jobs import PeriodicJob
+from kycguard.scale.executor import limit_native_threads
+from kycguard.scale.guard import check_shared_state
+from kycguard.scale.runtime import ScaleRuntime
 from kycguard.security.frames import EncryptedFrameStore
 from kycguard.security.runtime import SecurityRuntime, build_security, prepare_data_dir
 from kycguard.services.verification import VerificationService
@@ -79,6 +82,7 @@ class Runtime:
     verification: VerificationService
     sessions: SessionService
     security: SecurityRuntime
+    scale: ScaleRuntime  # idempotency keys, job leases (kycguard.scale)
     model_status: dict[str, str] = field(default_factory=dict)
     events: EventBus = field(default_factory=EventBus)  # subscribers: alerts, webhooks, reviews
     jobs: list[PeriodicJob] = field(default_factory=list)  # run by kycguard.jobs or a task queue
@@ -104,6 +108,8 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
 
     settings = settings or get_settings()
     closers: list[Callable[[], None]] = []
+    check_shared_state(settings)  # several workers never run on per-process counters
+    limit_native_threads(settings.scale.native_threads)
     try:
         prepare_data_dir(settings)
         url = settings.effective_database_url
@@ -119,6 +125,7 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
         liveness = PassiveLivenessDetector.create_from_options(settings.liveness)
         closers.append(liveness.close)
         events = EventBus()
+        scale = ScaleRuntime.build(settings.scale, database, events)
         repository = VerificationRepository(
             database, blobs=security.blobs, audit=security.audit, events=events
         )
@@ -152,9 +159,10 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             service,
             sessions,
             security,
+            scale,
             {"document_ocr": "loaded", "passive_liveness": "loaded", "security": security.status()},
             events=events,
-            jobs=security.jobs(),
+            jobs=security.jobs() + scale.jobs(),
         )
     finally:
         for close in reversed(closers):

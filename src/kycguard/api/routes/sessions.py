@@ -22,6 +22,8 @@ from starlette.concurrency import run_in_threadpool
 from kycguard.api.deps import runtime
 from kycguard.api.forms import read_form
 from kycguard.errors import InvalidRequest, PayloadTooLarge
+from kycguard.scale.executor import run_heavy
+from kycguard.scale.idempotency import scope_of
 from kycguard.security.auth import Principal, require
 from kycguard.security.keys import Role
 from kycguard.services.runtime import Runtime
@@ -113,7 +115,7 @@ def _frame_bytes(encoded: str, max_bytes: int) -> bytes:
         ) from exc
 
 
-async def _create(request: Request, rt: Runtime, who: Principal) -> dict[str, Any]:
+async def _create(request: Request, rt: Runtime, who: Principal) -> Any:
     document = None
     if _kind(request) == "json":
         body = await _json(request, CreateSession)
@@ -133,14 +135,22 @@ async def _create(request: Request, rt: Runtime, who: Principal) -> dict[str, An
         who.tenant, body.user_id, device, request.client.host if request.client else None
     )
     await run_in_threadpool(lockout.check, subjects)  # 429 LIVENESS_LOCKED_OUT
-    return await run_in_threadpool(
-        lambda: rt.sessions.create(
-            body.user_id,
-            verification_id=body.verification_id,
-            challenge_count=body.challenge_count,
-            id_document=document,
-            tenant=who.tenant,
-        )
+    # with an Idempotency-Key, a retry gets the first session (and token), not a second one
+    return await rt.scale.idempotency.run(
+        request,
+        scope_of(who.tenant, who.kind, who.id),
+        "session",
+        {"body": body.model_dump_json(), "id_document": document},
+        lambda: run_heavy(
+            request,
+            lambda: rt.sessions.create(
+                body.user_id,
+                verification_id=body.verification_id,
+                challenge_count=body.challenge_count,
+                id_document=document,
+                tenant=who.tenant,
+            ),
+        ),
     )
 
 
@@ -169,16 +179,17 @@ async def _frame(request: Request, rt: Runtime, path_session_id: str | None) -> 
             )
         session_id, fields, data = found, _validated(FrameFields, dict(texts)), files["frame"]
     upload = FrameUpload(data, fields.sequence, fields.timestamp)
-    return await run_in_threadpool(rt.sessions.add_frame, session_id, _token(request), upload)
+    return await run_heavy(request, rt.sessions.add_frame, session_id, _token(request), upload)
 
 
 @router.post(
     "/sessions",
     summary="Start a video KYC session: random challenges and a session token for the browser",
+    response_model=dict[str, Any],
 )
 async def create_session(
     request: Request, rt: Runtime = Depends(runtime), who: Principal = Depends(integrator)
-) -> dict[str, Any]:
+) -> Any:
     return await _create(request, rt, who)
 
 
@@ -202,10 +213,11 @@ async def complete_session(
     rt: Runtime = Depends(runtime),
     who: Principal = Depends(browser),
 ) -> dict[str, Any]:
-    return await run_in_threadpool(
+    return await run_heavy(
+        request,
         lambda: rt.sessions.complete(
             session_id, _token(request), tenant=who.tenant_filter, actor=who.actor
-        )
+        ),
     )
 
 
@@ -234,10 +246,12 @@ def delete_session(
 # -- the seed's routes, kept so existing clients keep working -------------------------------------
 
 
-@router.post("/kyc/start-session", summary="Alias of POST /api/v1/sessions")
+@router.post(
+    "/kyc/start-session", summary="Alias of POST /api/v1/sessions", response_model=dict[str, Any]
+)
 async def start_session(
     request: Request, rt: Runtime = Depends(runtime), who: Principal = Depends(integrator)
-) -> dict[str, Any]:
+) -> Any:
     return await _create(request, rt, who)
 
 
@@ -256,10 +270,11 @@ async def complete_verification(
     request: Request, rt: Runtime = Depends(runtime), who: Principal = Depends(browser)
 ) -> dict[str, Any]:
     body = await _json(request, AliasSession)
-    return await run_in_threadpool(
+    return await run_heavy(
+        request,
         lambda: rt.sessions.complete(
             body.session_id, _token(request), tenant=who.tenant_filter, actor=who.actor
-        )
+        ),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+from kycguard.scale import models as scale_models  # noqa: F401  (job leases, idempotency)
 from kycguard.store import (
     security_models,  # noqa: F401  (registers the security tables)
     session_models,  # noqa: F401  (registers the session tables)
