@@ -40,9 +40,16 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"kycguard serve: {exc.message}", file=sys.stderr)
         return 2
-    # inherited by the worker processes: they check it again, and bound native threads and arenas
-    os.environ["KYCGUARD_SCALE__WORKERS"] = str(args.workers)
-    os.environ.update(native_environment(settings.scale.native_threads))
+    # glibc reads MALLOC_ARENA_MAX and OpenBLAS its thread count when the process starts: set them,
+    # then start this command again (once) so the serving process itself has them, as do its workers
+    wanted = native_environment(settings.scale.native_threads)
+    wanted["KYCGUARD_SCALE__WORKERS"] = str(args.workers)
+    if any(os.environ.get(k) != v for k, v in wanted.items()):
+        os.environ.update(wanted)
+        again = ["serve", "--workers", str(args.workers)]
+        again += ["--host", args.host] if args.host else []
+        again += ["--port", str(args.port)] if args.port else []
+        os.execv(sys.executable, [sys.executable, "-m", "kycguard.cli", *again])
     uvicorn.run(
         "kycguard.api.app:create_app",
         factory=True,
@@ -97,6 +104,15 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 def _models_import(args: argparse.Namespace) -> int:
     """Convert Silent-Face MiniFASNet .pth weights to one ONNX file (needs the optional torch extra)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        print(
+            "kycguard models import needs torch, which the service itself never installs: "
+            "run `make models` (or pip install 'kycguard[models]')",
+            file=sys.stderr,
+        )
+        return 2
     from kycguard.liveness.minifasnet_onnx import convert
     from kycguard.settings import get_settings
     from kycguard.vision.model_files import sha256_of
