@@ -21,6 +21,8 @@ BENCHES: dict[str, str] = {
     "pad": "single-image presentation-attack detection (APCER/BPCER) on labelled images",
     "deepfake": "deepfake, liveness and injection scores of labelled video clips",
     "frames": "video-session frame analysis time per core at 640x480 (median, p95)",
+    "load": "N concurrent video sessions plus /verify calls against a running server",
+    "audit": "audit-chain appends per second under concurrent writers",
 }
 
 

@@ -31,10 +31,36 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "N
 
 def native_environment(native_threads: int, malloc_arenas: int = 2) -> dict[str, str]:
     """Environment for a serving process, set before numpy/OpenCV/dlib load (``kycguard serve``
-    passes it to its workers). Values already set by the operator win."""
+    passes it to its workers). Values already set by the operator win.
+
+    ``MALLOC_MMAP_THRESHOLD_`` fixes glibc's mmap threshold at 256 KiB: by default it rises to 32 MiB
+    after the first large free, so decoded images (1-20 MiB each) then come from the heap, which
+    fragments and never shrinks; as mmaps they go back to the OS as soon as they are freed."""
     env = {v: str(native_threads) for v in _THREAD_VARS}
     env["MALLOC_ARENA_MAX"] = str(malloc_arenas)
+    env["MALLOC_MMAP_THRESHOLD_"] = str(256 * 1024)
+    env["MALLOC_TRIM_THRESHOLD_"] = str(8 * 1024 * 1024)
     return {k: os.environ.get(k, v) for k, v in env.items()}
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim: Callable[[int], int] = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+    return trim
+
+
+def release_memory() -> None:
+    """Give the heap's free pages back to the OS (glibc ``malloc_trim``) after model work."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def limit_native_threads(native_threads: int) -> None:
@@ -55,5 +81,11 @@ def heavy_limiter(request: Request) -> anyio.CapacityLimiter:
 
 async def run_heavy(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run model work in a worker thread holding one of the heavy tokens, not a default-pool one."""
-    call = functools.partial(fn, *args, **kwargs)
+
+    def call() -> T:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            release_memory()
+
     return await anyio.to_thread.run_sync(call, limiter=heavy_limiter(request))
