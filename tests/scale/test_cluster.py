@@ -298,3 +298,36 @@ def test_several_workers_on_memory_counters_are_refused(cluster: Cluster, tmp_pa
     )
     assert done.returncode == 2
     assert b"KYCGUARD_REDIS_URL" in done.stderr, done.stderr
+
+
+def test_session_creation_with_an_idempotency_key(cluster: Cluster) -> None:
+    key = new_key(cluster, "integrator", cluster.tenant)["key"]
+    user = f"sess-{uuid.uuid4().hex[:8]}"
+    headers = bearer(key) | {"Idempotency-Key": f"s-{user}"}
+    with httpx.Client(timeout=120) as c:
+        first = c.post(
+            f"{cluster.a.base_url}/api/v1/sessions", json={"user_id": user}, headers=headers
+        )
+        assert first.status_code == 200, first.text
+        # the seed's alias route is the same operation: the retry there replays the first answer
+        retry = c.post(
+            f"{cluster.b.base_url}/api/v1/kyc/start-session",
+            json={"user_id": user},
+            headers=headers,
+        )
+        assert retry.status_code == 200, retry.text
+        assert retry.json()["session_id"] == first.json()["session_id"]
+        other = c.post(
+            f"{cluster.b.base_url}/api/v1/sessions", json={"user_id": user + "x"}, headers=headers
+        )
+        assert (
+            other.status_code == 422 and other.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+        )
+        bad = c.post(
+            f"{cluster.a.base_url}/api/v1/sessions",
+            json={"user_id": user},
+            headers=bearer(key) | {"Idempotency-Key": "has space"},
+        )
+        assert bad.status_code == 422 and bad.json()["error"]["code"] == "INVALID_IDEMPOTENCY_KEY"
+    n = count(cluster, "SELECT count(*) FROM kyc_sessions WHERE user_id = :u", u=user)
+    assert n == 1
