@@ -9,12 +9,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from kycguard import __version__
+from kycguard.alerts import routes as alerts
 from kycguard.api import errors
 from kycguard.api.limits import BodySizeLimit
 from kycguard.api.routes import admin, audit, docs, sessions, subjects, system, verify
 from kycguard.security import wiring as security
 from kycguard.services.runtime import open_runtime
 from kycguard.settings import Settings, get_settings
+from kycguard.webhooks import routes as webhooks
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -45,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(audit.router)
     app.include_router(subjects.router)
+    app.include_router(alerts.router)
+    app.include_router(webhooks.router)
     if not settings.security.public_docs:
         app.include_router(docs.router)
     # two images plus form overhead

@@ -16,6 +16,7 @@ server errors release the key so the retry runs again.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -37,6 +38,7 @@ from kycguard.jobs import PeriodicJob
 from kycguard.scale.config import ScaleSettings
 from kycguard.scale.models import IdempotencyRecord
 from kycguard.store.database import Database
+from kycguard.store.ports import Cipher, row_aad
 
 HEADER = "Idempotency-Key"
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces (as Stripe's)
@@ -81,9 +83,27 @@ def fingerprint(endpoint: str, parts: Mapping[str, bytes | str | None]) -> str:
 
 
 class IdempotencyStore:
-    def __init__(self, database: Database, settings: ScaleSettings) -> None:
+    """``cipher``: the data key ring; stored answers hold the case's personal data, so they are
+    sealed like the case itself (answers expire after ``idempotency_ttl_s``: keep retired data keys
+    at least that long)."""
+
+    def __init__(
+        self, database: Database, settings: ScaleSettings, cipher: Cipher | None = None
+    ) -> None:
         self.database = database
         self.settings = settings
+        self.cipher = cipher
+
+    def _seal(self, row_id: int, body: dict[str, Any]) -> bytes:
+        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        aad = row_aad(IdempotencyRecord.__tablename__, str(row_id))
+        return self.cipher.encrypt(data, aad) if self.cipher is not None else data
+
+    def _unseal(self, row_id: int, blob: bytes) -> dict[str, Any]:
+        aad = row_aad(IdempotencyRecord.__tablename__, str(row_id))
+        data = self.cipher.decrypt(blob, aad) if self.cipher is not None else blob
+        body: dict[str, Any] = json.loads(data)
+        return body
 
     def begin(self, scope: str, key: str, endpoint: str, digest: str) -> Claim | Replay | None:
         """A claim, the stored answer, or None while another request holds the key."""
@@ -121,7 +141,7 @@ class IdempotencyStore:
                     field=HEADER,
                 )
             if found.state == "done" and found.status_code is not None:
-                return Replay(found.status_code, found.response or {})
+                return Replay(found.status_code, self._unseal(found.id, found.response or b"{}"))
             if found.locked_until <= now:  # its worker died before answering: take it over
                 taken = session.execute(
                     update(IdempotencyRecord)
@@ -137,7 +157,22 @@ class IdempotencyStore:
 
     def answer(self, claim: Claim, status_code: int, body: dict[str, Any]) -> None:
         with self.database.session() as session:
-            write_answer(session, claim, status_code, body)
+            self.write_answer(session, claim, status_code, body)
+
+    def write_answer(
+        self, session: Session, claim: Claim, status_code: int, body: dict[str, Any]
+    ) -> None:
+        session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == claim.id)
+            .values(state="done", status_code=status_code, response=self._seal(claim.id, body))
+        )
+        claim.answered = True
+
+    def _answer_in_case_transaction(self, session: Session, event: CaseDecided) -> None:
+        claim = _current.get()
+        if claim is not None and claim.endpoint == "verify" and event.kind == "verification":
+            self.write_answer(session, claim, 200, event.result)
 
     def release(self, claim: Claim) -> None:
         with self.database.session() as session:
@@ -154,7 +189,7 @@ class IdempotencyStore:
         return PeriodicJob("idempotency_purge", 3600, self.purge_expired)
 
     def subscribe(self, events: EventBus) -> None:
-        events.subscribe(_answer_in_case_transaction, CaseDecided)
+        events.subscribe(self._answer_in_case_transaction, CaseDecided)
 
     async def run(
         self,
@@ -213,21 +248,6 @@ class IdempotencyStore:
         if not claim.answered:
             await run_in_threadpool(self.answer, claim, 200, result)
         return result
-
-
-def write_answer(session: Session, claim: Claim, status_code: int, body: dict[str, Any]) -> None:
-    session.execute(
-        update(IdempotencyRecord)
-        .where(IdempotencyRecord.id == claim.id)
-        .values(state="done", status_code=status_code, response=body)
-    )
-    claim.answered = True
-
-
-def _answer_in_case_transaction(session: Session, event: CaseDecided) -> None:
-    claim = _current.get()
-    if claim is not None and claim.endpoint == "verify" and event.kind == "verification":
-        write_answer(session, claim, 200, event.result)
 
 
 def scope_of(tenant: str | None, kind: str, ident: str) -> str:

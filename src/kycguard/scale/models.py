@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import JSON, Float, Integer, String, UniqueConstraint
+from sqlalchemy import Float, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kycguard.store.models import Base
@@ -36,7 +34,8 @@ class IdempotencyRecord(Base):
     request_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     state: Mapped[str] = mapped_column(String(16), nullable=False)  # in_progress | done
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    response: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # the answer's JSON, sealed with the data keys (it holds the case's personal data)
+    response: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[float] = mapped_column(Float, nullable=False)
     locked_until: Mapped[float] = mapped_column(Float, nullable=False)
     expires_at: Mapped[float] = mapped_column(Float, nullable=False)

@@ -10,6 +10,7 @@ from kycguard.scale.config import ScaleSettings
 from kycguard.scale.idempotency import IdempotencyStore
 from kycguard.scale.leases import LeaseStore
 from kycguard.store.database import Database
+from kycguard.store.ports import Cipher
 
 
 @dataclass
@@ -19,8 +20,14 @@ class ScaleRuntime:
     leases: LeaseStore
 
     @classmethod
-    def build(cls, settings: ScaleSettings, database: Database, events: EventBus) -> ScaleRuntime:
-        idempotency = IdempotencyStore(database, settings)
+    def build(
+        cls,
+        settings: ScaleSettings,
+        database: Database,
+        events: EventBus,
+        cipher: Cipher | None = None,
+    ) -> ScaleRuntime:
+        idempotency = IdempotencyStore(database, settings, cipher)
         idempotency.subscribe(events)
         return cls(settings, idempotency, LeaseStore(database))
 

@@ -10,10 +10,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from kycguard.alerts.service import AlertService
 from kycguard.decision.calibration import Calibration
+from kycguard.documents.analyze import DocumentAnalyzer
 from kycguard.documents.portrait import PortraitFinder
-from kycguard.events import EventBus
+from kycguard.events import CaseDecided, EventBus, KnownFaceMatched, ReviewDecided
 from kycguard.jobs import PeriodicJob
+from kycguard.liveness.passive import PassiveLivenessDetector
 from kycguard.scale.executor import limit_native_threads
 from kycguard.scale.guard import check_shared_state
 from kycguard.scale.runtime import ScaleRuntime
@@ -28,6 +31,7 @@ from kycguard.vision.detector import MediaPipeDetectorOptions, MediaPipeFaceDete
 from kycguard.vision.embedder import DlibEmbedder, FaceEmbedder, OnnxEmbedder, OnnxEmbedderOptions
 from kycguard.vision.landmarker import FaceLandmarkerOptions
 from kycguard.vision.matcher import FaceMatcher, FaceMatcherOptions
+from kycguard.webhooks.service import WebhookService
 
 
 @dataclass
@@ -86,8 +90,12 @@ class Runtime:
     model_status: dict[str, str] = field(default_factory=dict)
     events: EventBus = field(default_factory=EventBus)  # subscribers: alerts, webhooks, reviews
     jobs: list[PeriodicJob] = field(default_factory=list)  # run by kycguard.jobs or a task queue
+    alerts: AlertService = field(kw_only=True)
+    webhooks: WebhookService = field(kw_only=True)
 
     def health(self) -> dict[str, object]:
+        """Ready when the database answers and every model is ``loaded`` or deliberately
+        ``inactive`` (not configured); a model that ``failed`` to load makes it 503."""
         try:
             self.database.ping()
             database = "ok"
@@ -100,12 +108,51 @@ class Runtime:
         return {"status": "ok" if ready else "degraded", "database": database, "models": models}
 
 
+def build_notifications(
+    settings: Settings, database: Database, security: SecurityRuntime, events: EventBus
+) -> tuple[AlertService, WebhookService]:
+    """Alerts and integrator webhooks, subscribed to the decisions they react to. The FAR rule's
+    label provider is connected by whoever stores labels (``alerts.far``)."""
+    alerts = AlertService(
+        database, settings.alerts, security.audit, pseudonym=security.subjects.ref
+    )
+    webhooks = WebhookService(database, security.keyring, security.audit, settings.webhooks)
+    events.subscribe(alerts.on_case_decided, CaseDecided)
+    events.subscribe(alerts.on_known_face, KnownFaceMatched)
+    events.subscribe(webhooks.on_case_decided, CaseDecided)
+    events.subscribe(webhooks.on_review_decided, ReviewDecided)
+    return alerts, webhooks
+
+
+def load_liveness(settings: Settings) -> tuple[PassiveLivenessDetector, dict[str, str]]:
+    """Passive liveness and the real state of its models. A configured MiniFASNet that does not
+    load (missing file, wrong hash) leaves the server up but not ready (``/health`` 503, status
+    ``failed: ...``), with liveness running on its other cues, so the operator sees why."""
+    from kycguard.errors import KycError
+
+    try:
+        detector = PassiveLivenessDetector.create_from_options(settings.liveness)
+    except (KycError, OSError, ValueError, RuntimeError) as exc:
+        without = settings.liveness.model_copy(update={"minifasnet_path": None})
+        detector = PassiveLivenessDetector.create_from_options(without)
+        return detector, {"passive_liveness": "loaded", "minifasnet": f"failed: {exc}"}
+    return detector, {"passive_liveness": "loaded"} | detector.model_status
+
+
+def document_ocr_status(settings: Settings, documents: DocumentAnalyzer) -> dict[str, str]:
+    from kycguard.documents.ocr import tesseract_available
+
+    status = {"document_ocr": f"loaded (rapidocr, {settings.documents.ocr_threads} threads)"}
+    if settings.documents.ocr_engine == "rapidocr+tesseract":
+        status["tesseract"] = (
+            "loaded" if tesseract_available() else "inactive (tesseract not installed)"
+        )
+    return status
+
+
 @contextmanager
 def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> Iterator[Runtime]:
     """Load everything once; close it all on exit, whatever happens."""
-    from kycguard.documents.analyze import DocumentAnalyzer
-    from kycguard.liveness.passive import PassiveLivenessDetector
-
     settings = settings or get_settings()
     closers: list[Callable[[], None]] = []
     check_shared_state(settings)  # several workers never run on per-process counters
@@ -122,13 +169,18 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
         vision = build_vision(settings)
         closers.append(vision.close)
         documents = DocumentAnalyzer.create(settings.documents)
-        liveness = PassiveLivenessDetector.create_from_options(settings.liveness)
+        liveness, liveness_status = load_liveness(settings)
         closers.append(liveness.close)
         events = EventBus()
-        scale = ScaleRuntime.build(settings.scale, database, events)
+        scale = ScaleRuntime.build(settings.scale, database, events, security.keyring)
         repository = VerificationRepository(
-            database, blobs=security.blobs, audit=security.audit, events=events
+            database,
+            blobs=security.blobs,
+            audit=security.audit,
+            events=events,
+            cipher=security.keyring,  # personal fields of decision records sealed at rest
         )
+        repository.seal_legacy()  # records written before migration 0006
         service = VerificationService(
             settings,
             vision.detector,
@@ -151,6 +203,7 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             lockout=security.lockout,
             events=events,
         )
+        alerts, webhooks = build_notifications(settings, database, security, events)
         yield Runtime(
             settings,
             vision,
@@ -160,9 +213,13 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             sessions,
             security,
             scale,
-            {"document_ocr": "loaded", "passive_liveness": "loaded", "security": security.status()},
+            document_ocr_status(settings, documents)
+            | liveness_status
+            | {"security": security.status()},
             events=events,
-            jobs=security.jobs() + scale.jobs(),
+            jobs=security.jobs() + alerts.jobs() + webhooks.jobs() + scale.jobs(),
+            alerts=alerts,
+            webhooks=webhooks,
         )
     finally:
         for close in reversed(closers):

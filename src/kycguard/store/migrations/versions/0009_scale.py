@@ -1,7 +1,7 @@
 """scale-out: job leases (one run per interval per cluster) and idempotency keys
 
 Revision ID: 0009
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0004"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column("request_sha256", sa.String(64), nullable=False),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("status_code", sa.Integer, nullable=True),
-        sa.Column("response", sa.JSON, nullable=True),
+        sa.Column("response", sa.LargeBinary, nullable=True),
         sa.Column("created_at", sa.Float, nullable=False),
         sa.Column("locked_until", sa.Float, nullable=False),
         sa.Column("expires_at", sa.Float, nullable=False),
