@@ -3,6 +3,7 @@ interval per cluster, consumed from the queue; the API processes then run none."
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -49,6 +50,7 @@ def test_worker_schedules_and_consumes_the_jobs(tmp_path: Path) -> None:
             "KYCGUARD_DATABASE_URL": url,
             "KYCGUARD_SCALE__BROKER_URL": broker_url(),
             "KYCGUARD_SECURITY__PURGE_INTERVAL_S": "2",
+            "KYCGUARD_DATA_KEYS": "k1:" + base64.b64encode(b"q" * 32).decode(),
         }
         log = tmp_path / "worker.log"
         worker = subprocess.Popen(
