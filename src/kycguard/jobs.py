@@ -23,7 +23,7 @@ class PeriodicJob:
     run: Callable[[], object]
 
 
-# (acquired, epoch seconds when the current holder's lease runs out): see kycguard.scale.leases
+# (acquired, epoch seconds when the job is next due): see kycguard.scale.leases
 Lease = Callable[[PeriodicJob], tuple[bool, float]]
 
 
@@ -31,7 +31,7 @@ class ThreadRunner:
     """Runs every job once at start, then each at its own interval, until ``stop()``.
 
     With a ``lease`` (several processes), a job runs only in the process that takes its lease for the
-    interval; the others wait until that lease runs out and try again."""
+    interval; the others wait until the job is due again and try then."""
 
     def __init__(
         self, jobs: Sequence[PeriodicJob], *, tick_s: float = 0.5, lease: Lease | None = None

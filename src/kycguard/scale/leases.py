@@ -1,9 +1,10 @@
 """Cluster-wide leases in the database: N processes on M hosts run each periodic job once per interval.
 
-A lease is one row per job with the time it runs out. Taking it is a single conditional UPDATE (or the
-first INSERT), which the database serialises, so exactly one contender wins per interval whatever the
-number of workers; the losers learn when to try again. The lease lasts the job's interval, so a
-holder that dies mid-run delays the next run by at most one interval and never blocks it.
+A lease is one row per job with the time its last run started. Taking it is a single conditional
+UPDATE (``ran_at <= now - interval``, or the first INSERT), which the database serialises, so exactly
+one contender wins per interval whatever the number of workers; the losers learn when to try again.
+The interval is the caller's own, so a process restarted with another configuration (or after a
+holder died mid-run) is never blocked by the old holder's interval.
 """
 
 from __future__ import annotations
@@ -28,26 +29,23 @@ class LeaseStore:
         self.database = database
         self.holder = holder or holder_id()
 
-    def acquire(self, name: str, ttl_s: float) -> tuple[bool, float]:
-        """(True, until) when this process now holds ``name``; else (False, when it runs out)."""
+    def acquire(self, name: str, interval_s: float) -> tuple[bool, float]:
+        """(True, next due) when this process runs ``name`` now; else (False, when it is due)."""
         now = time.time()
-        until = now + ttl_s
         with self.database.session() as session:
             taken = session.execute(
                 update(JobLease)
-                .where(JobLease.name == name, JobLease.until <= now)
-                .values(holder=self.holder, until=until, runs=JobLease.runs + 1)
+                .where(JobLease.name == name, JobLease.ran_at <= now - interval_s)
+                .values(holder=self.holder, ran_at=now, runs=JobLease.runs + 1)
             )
             if taken.rowcount == 1:  # type: ignore[attr-defined]
-                return True, until
-            current = session.scalar(select(JobLease.until).where(JobLease.name == name))
-        if current is not None:
-            return False, current
+                return True, now + interval_s
+            last = session.scalar(select(JobLease.ran_at).where(JobLease.name == name))
+        if last is not None:
+            return False, last + interval_s
         try:
             with self.database.session() as session:
-                session.add(JobLease(name=name, holder=self.holder, until=until, runs=1))
-            return True, until
+                session.add(JobLease(name=name, holder=self.holder, ran_at=now, runs=1))
+            return True, now + interval_s
         except IntegrityError:  # another process inserted it first
-            with self.database.session() as session:
-                current = session.scalar(select(JobLease.until).where(JobLease.name == name))
-            return False, current if current is not None else now
+            return False, now + interval_s

@@ -9,13 +9,13 @@ from kycguard.store.models import Base
 
 
 class JobLease(Base):
-    """Who runs a periodic job in the current interval: one row per job, taken when ``until`` passed."""
+    """Who ran a periodic job last and when: one row per job, taken once ``ran_at`` is an interval old."""
 
     __tablename__ = "job_leases"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128), nullable=False)
-    until: Mapped[float] = mapped_column(Float, nullable=False)  # epoch seconds
+    ran_at: Mapped[float] = mapped_column(Float, nullable=False)  # epoch seconds
     runs: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # cluster-wide count
 
 

@@ -21,7 +21,7 @@ def upgrade() -> None:
         "job_leases",
         sa.Column("name", sa.String(64), primary_key=True),
         sa.Column("holder", sa.String(128), nullable=False),
-        sa.Column("until", sa.Float, nullable=False),
+        sa.Column("ran_at", sa.Float, nullable=False),
         sa.Column("runs", sa.Integer, nullable=False, server_default="0"),
     )
     op.create_table(
