@@ -24,15 +24,37 @@ BENCHES: dict[str, str] = {
     "frames": "video-session frame analysis time per core at 640x480 (median, p95)",
     "reuse": "selfie-reused-from-document test: false alarms on genuine pairs, detection of reuse",
     "cards": "photographed ID cards through /verify: MRZ reads, tampering false alarms, decisions, attacks",
+    "load": "N concurrent video sessions plus /verify calls against a running server",
+    "audit": "audit-chain appends per second under concurrent writers",
 }
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
+    from kycguard.errors import ConfigError
+    from kycguard.scale.executor import native_environment
+    from kycguard.scale.guard import check_shared_state
     from kycguard.settings import get_settings
 
     settings = get_settings()
+    try:
+        check_shared_state(settings, args.workers)  # refused here, before any worker starts
+    except ConfigError as exc:
+        print(f"kycguard serve: {exc.message}", file=sys.stderr)
+        return 2
+    # glibc reads MALLOC_ARENA_MAX and OpenBLAS its thread count when the process starts: set them,
+    # then start this command again (once) so the serving process itself has them, as do its workers
+    wanted = native_environment(settings.scale.native_threads)
+    wanted["KYCGUARD_SCALE__WORKERS"] = str(args.workers)
+    if any(os.environ.get(k) != v for k, v in wanted.items()):
+        os.environ.update(wanted)
+        again = ["serve", "--workers", str(args.workers)]
+        again += ["--host", args.host] if args.host else []
+        again += ["--port", str(args.port)] if args.port else []
+        os.execv(sys.executable, [sys.executable, "-m", "kycguard.cli", *again])
     uvicorn.run(
         "kycguard.api.app:create_app",
         factory=True,
@@ -66,6 +88,17 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from kycguard.errors import ConfigError
+    from kycguard.scale.tasks import run_worker
+
+    try:
+        return run_worker(args.concurrency, schedule=not args.no_scheduler)
+    except ConfigError as exc:
+        print(f"kycguard worker: {exc.message}", file=sys.stderr)
+        return 2
+
+
 def _db_upgrade(args: argparse.Namespace) -> int:
     from kycguard.settings import get_settings
     from kycguard.store.database import upgrade
@@ -76,6 +109,15 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 def _models_import(args: argparse.Namespace) -> int:
     """Convert Silent-Face MiniFASNet .pth weights to one ONNX file (needs the optional torch extra)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        print(
+            "kycguard models import needs torch, which the service itself never installs: "
+            "run `make models` (or pip install 'kycguard[models]')",
+            file=sys.stderr,
+        )
+        return 2
     from kycguard.liveness.minifasnet_onnx import convert
     from kycguard.settings import get_settings
     from kycguard.vision.model_files import sha256_of
@@ -128,6 +170,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(func=_serve)
+
+    worker = sub.add_parser(
+        "worker", help="consume the task queue (KYCGUARD_SCALE__BROKER_URL) and schedule the jobs"
+    )
+    worker.add_argument("--concurrency", type=int, default=1, help="jobs run at once")
+    worker.add_argument(
+        "--no-scheduler", action="store_true", help="only consume; another worker schedules"
+    )
+    worker.set_defaults(func=_worker)
 
     verify = sub.add_parser(
         "verify", help="verify an ID image against a selfie; prints the API's JSON"

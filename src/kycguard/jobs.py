@@ -23,12 +23,22 @@ class PeriodicJob:
     run: Callable[[], object]
 
 
-class ThreadRunner:
-    """Runs every job once at start, then each at its own interval, until ``stop()``."""
+# (acquired, epoch seconds when the job is next due): see kycguard.scale.leases
+Lease = Callable[[PeriodicJob], tuple[bool, float]]
 
-    def __init__(self, jobs: Sequence[PeriodicJob], *, tick_s: float = 0.5) -> None:
+
+class ThreadRunner:
+    """Runs every job once at start, then each at its own interval, until ``stop()``.
+
+    With a ``lease`` (several processes), a job runs only in the process that takes its lease for the
+    interval; the others wait until the job is due again and try then."""
+
+    def __init__(
+        self, jobs: Sequence[PeriodicJob], *, tick_s: float = 0.5, lease: Lease | None = None
+    ) -> None:
         self.jobs = list(jobs)
         self.tick_s = tick_s
+        self.lease = lease
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="kycguard-jobs", daemon=True)
 
@@ -48,9 +58,21 @@ class ThreadRunner:
             now = time.monotonic()
             for job in self.jobs:
                 if now >= due[job.name]:
-                    run_once(job)
-                    due[job.name] = time.monotonic() + job.interval_s
+                    due[job.name] = self._run_due(job)
             self._stop.wait(self.tick_s)
+
+    def _run_due(self, job: PeriodicJob) -> float:
+        """Run ``job`` if this process may; the monotonic time it is next due here."""
+        if self.lease is not None:
+            try:
+                acquired, until = self.lease(job)
+            except Exception:
+                log.exception("cannot take the lease of job %s", job.name)
+                return time.monotonic() + min(job.interval_s, 30.0)
+            if not acquired:
+                return time.monotonic() + max(self.tick_s, until - time.time())
+        run_once(job)
+        return time.monotonic() + job.interval_s
 
 
 def run_once(job: PeriodicJob) -> None:

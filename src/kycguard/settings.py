@@ -29,6 +29,7 @@ from kycguard.decision.config import EvidenceSettings
 from kycguard.documents.config import DocumentSettings
 from kycguard.errors import ConfigError
 from kycguard.liveness.config import LivenessSettings
+from kycguard.scale.config import ScaleSettings
 from kycguard.security.config import SecuritySettings
 from kycguard.sessions.config import SessionSettings
 from kycguard.webhooks.config import WebhookSettings
@@ -191,6 +192,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     webhooks: WebhookSettings = WebhookSettings()
+    scale: ScaleSettings = Field(default_factory=ScaleSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -218,6 +220,8 @@ class Settings(BaseSettings):
         data = self.model_dump(mode="json")
         data["database_url"] = _redact_url(self.effective_database_url)
         data["seed_names"] = seed_view(self)
+        if self.scale.broker_url is not None:  # broker URLs carry passwords too
+            data["scale"]["broker_url"] = _redact_url(self.scale.broker_url.get_secret_value())
         return data
 
 

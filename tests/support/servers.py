@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -29,9 +30,9 @@ def free_port() -> int:
 
 
 class Server:
-    """``kycguard serve`` in its own process, as a user runs it."""
+    """``kycguard serve`` in its own process, as a user runs it (``args``: e.g. ``["--workers", "2"]``)."""
 
-    def __init__(self, env: dict[str, str], data_dir: Path) -> None:
+    def __init__(self, env: dict[str, str], data_dir: Path, args: Sequence[str] = ()) -> None:
         import subprocess
         import sys
 
@@ -45,7 +46,7 @@ class Server:
         self.env = full_env
         self._keys: dict[tuple[str, str | None], str] = {}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "kycguard.cli", "serve"],
+            [sys.executable, "-m", "kycguard.cli", "serve", *args],
             env=full_env,
             stdout=self.log.open("wb"),
             stderr=subprocess.STDOUT,
@@ -88,6 +89,14 @@ class Server:
 
     def headers(self, role: str = "integrator", tenant: str | None = "tests") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key(role, tenant)}"}
+
+    def worker_pids(self) -> list[int]:
+        """The serving processes: uvicorn's worker children with ``--workers``, else the server."""
+        import psutil
+
+        children = psutil.Process(self.process.pid).children()
+        workers = [c.pid for c in children if "spawn_main" in " ".join(c.cmdline())]
+        return workers or [self.process.pid]
 
     def stop(self) -> None:
         self.process.terminate()

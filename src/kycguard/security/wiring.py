@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI
 
-from kycguard.jobs import ThreadRunner
 from kycguard.security import errors
 from kycguard.security.auth import access_guard, publish_access_rules
 from kycguard.security.headers import JsonBodyLimit, SecurityHeaders, StrictCORS
@@ -53,4 +52,4 @@ def on_start(rt: Runtime) -> Callable[[], None]:
     """Record a changed configuration in the audit log and start the periodic jobs (retention
     purge, deliveries) in this process; returns the stop function."""
     rt.security.audit.record_config(rt.settings.public_dict())
-    return ThreadRunner(rt.jobs).start().stop
+    return rt.scale.start_jobs(rt.jobs).stop  # once per cluster (lease), or on the task queue

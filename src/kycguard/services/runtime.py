@@ -17,6 +17,9 @@ from kycguard.documents.portrait import PortraitFinder
 from kycguard.events import CaseDecided, EventBus, KnownFaceMatched, ReviewDecided
 from kycguard.jobs import PeriodicJob
 from kycguard.liveness.passive import PassiveLivenessDetector
+from kycguard.scale.executor import limit_native_threads
+from kycguard.scale.guard import check_shared_state
+from kycguard.scale.runtime import ScaleRuntime
 from kycguard.security.frames import EncryptedFrameStore
 from kycguard.security.runtime import SecurityRuntime, build_security, prepare_data_dir
 from kycguard.services.verification import VerificationService
@@ -83,6 +86,7 @@ class Runtime:
     verification: VerificationService
     sessions: SessionService
     security: SecurityRuntime
+    scale: ScaleRuntime  # idempotency keys, job leases (kycguard.scale)
     model_status: dict[str, str] = field(default_factory=dict)
     events: EventBus = field(default_factory=EventBus)  # subscribers: alerts, webhooks, reviews
     jobs: list[PeriodicJob] = field(default_factory=list)  # run by kycguard.jobs or a task queue
@@ -151,6 +155,8 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
     """Load everything once; close it all on exit, whatever happens."""
     settings = settings or get_settings()
     closers: list[Callable[[], None]] = []
+    check_shared_state(settings)  # several workers never run on per-process counters
+    limit_native_threads(settings.scale.native_threads)
     try:
         prepare_data_dir(settings)
         url = settings.effective_database_url
@@ -166,6 +172,7 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
         liveness, liveness_status = load_liveness(settings)
         closers.append(liveness.close)
         events = EventBus()
+        scale = ScaleRuntime.build(settings.scale, database, events, security.keyring)
         repository = VerificationRepository(
             database,
             blobs=security.blobs,
@@ -206,11 +213,12 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             service,
             sessions,
             security,
+            scale,
             document_ocr_status(settings, documents)
             | liveness_status
             | {"security": security.status()},
             events=events,
-            jobs=security.jobs() + alerts.jobs() + webhooks.jobs(),
+            jobs=security.jobs() + alerts.jobs() + webhooks.jobs() + scale.jobs(),
             alerts=alerts,
             webhooks=webhooks,
         )

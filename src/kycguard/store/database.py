@@ -37,8 +37,16 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+# pg_advisory_lock key held while migrating: "kycguard" as a 64-bit integer
+MIGRATION_LOCK = 0x6B79636775617264
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    """Apply Alembic migrations; safe to call at every start (no-op when current)."""
+    """Apply Alembic migrations; safe to call at every start (no-op when current).
+
+    On PostgreSQL the migration runs under a session advisory lock, so N workers starting together
+    migrate once: the others wait for the lock, then find the schema current. (SQLite's own write
+    lock serialises the processes of its single host.)"""
     from alembic import command
     from alembic.config import Config
 
@@ -46,7 +54,23 @@ def upgrade(url: str, revision: str = "head") -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(cfg, revision)
+    if not url.startswith("postgresql"):
+        command.upgrade(cfg, revision)
+        return
+    from sqlalchemy import text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as lock:
+            lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
+            try:
+                command.upgrade(cfg, revision)
+            finally:
+                lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
+                lock.commit()
+    finally:
+        engine.dispose()
 
 
 class Database:

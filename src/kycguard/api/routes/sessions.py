@@ -22,6 +22,8 @@ from kycguard import strictjson
 from kycguard.api.deps import runtime
 from kycguard.api.forms import read_form
 from kycguard.errors import InvalidRequest, PayloadTooLarge
+from kycguard.scale.executor import run_heavy
+from kycguard.scale.idempotency import scope_of
 from kycguard.security.auth import Principal, require
 from kycguard.security.keys import Role
 from kycguard.services.runtime import Runtime
@@ -122,7 +124,7 @@ def _frame_bytes(encoded: str, max_bytes: int) -> bytes:
         ) from exc
 
 
-async def _create(request: Request, rt: Runtime, who: Principal) -> dict[str, Any]:
+async def _create(request: Request, rt: Runtime, who: Principal) -> Any:
     document = None
     if _kind(request) == "json":
         body = await _json(request, CreateSession)
@@ -142,14 +144,22 @@ async def _create(request: Request, rt: Runtime, who: Principal) -> dict[str, An
         who.tenant, body.user_id, device, request.client.host if request.client else None
     )
     await run_in_threadpool(lockout.check, subjects)  # 429 LIVENESS_LOCKED_OUT
-    return await run_in_threadpool(
-        lambda: rt.sessions.create(
-            body.user_id,
-            verification_id=body.verification_id,
-            challenge_count=body.challenge_count,
-            id_document=document,
-            tenant=who.tenant,
-        )
+    # with an Idempotency-Key, a retry gets the first session (and token), not a second one
+    return await rt.scale.idempotency.run(
+        request,
+        scope_of(who.tenant, who.kind, who.id),
+        "session",
+        {"body": body.model_dump_json(), "id_document": document},
+        lambda: run_heavy(
+            request,
+            lambda: rt.sessions.create(
+                body.user_id,
+                verification_id=body.verification_id,
+                challenge_count=body.challenge_count,
+                id_document=document,
+                tenant=who.tenant,
+            ),
+        ),
     )
 
 
@@ -188,24 +198,26 @@ async def _frame(
             fields = _validated(AliasFrameFields, dict(texts))
         session_id, data = found, files["frame"]
     upload = FrameUpload(data, fields.sequence, fields.timestamp)
-    return await run_in_threadpool(
+    return await run_heavy(
+        request,
         lambda: rt.sessions.add_frame(
             session_id,
             _token(request),
             upload,
             backend=who.kind == "key",
             tenant=who.tenant_filter,
-        )
+        ),
     )
 
 
 @router.post(
     "/sessions",
     summary="Start a video KYC session: random challenges and a session token for the browser",
+    response_model=dict[str, Any],
 )
 async def create_session(
     request: Request, rt: Runtime = Depends(runtime), who: Principal = Depends(integrator)
-) -> dict[str, Any]:
+) -> Any:
     return await _create(request, rt, who)
 
 
@@ -229,10 +241,11 @@ async def complete_session(
     rt: Runtime = Depends(runtime),
     who: Principal = Depends(browser),
 ) -> dict[str, Any]:
-    return await run_in_threadpool(
+    return await run_heavy(
+        request,
         lambda: rt.sessions.complete(
             session_id, _token(request), tenant=who.tenant_filter, actor=who.actor
-        )
+        ),
     )
 
 
@@ -261,10 +274,12 @@ def delete_session(
 # -- the seed's routes, kept so existing clients keep working -------------------------------------
 
 
-@router.post("/kyc/start-session", summary="Alias of POST /api/v1/sessions")
+@router.post(
+    "/kyc/start-session", summary="Alias of POST /api/v1/sessions", response_model=dict[str, Any]
+)
 async def start_session(
     request: Request, rt: Runtime = Depends(runtime), who: Principal = Depends(integrator)
-) -> dict[str, Any]:
+) -> Any:
     return await _create(request, rt, who)
 
 
@@ -287,14 +302,15 @@ async def complete_verification(
     request: Request, rt: Runtime = Depends(runtime), who: Principal = Depends(relay)
 ) -> dict[str, Any]:
     body = await _json(request, AliasSession)
-    result = await run_in_threadpool(
+    result = await run_heavy(
+        request,
         lambda: rt.sessions.complete(
             body.session_id,
             _token(request),
             backend=who.kind == "key",
             tenant=who.tenant_filter,
             actor=who.actor,
-        )
+        ),
     )
     return seed.completion_answer(result)
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from kycguard.api.deps import runtime
 from kycguard.api.forms import read_form
 from kycguard.errors import InvalidRequest
+from kycguard.scale.executor import run_heavy
+from kycguard.scale.idempotency import scope_of
 from kycguard.security.auth import Principal, require
 from kycguard.security.keys import Role
 from kycguard.security.ratelimit import liveness_failed
@@ -72,16 +75,30 @@ async def _read_form(request: Request, max_bytes: int) -> tuple[dict[str, bytes]
 
 
 @router.post(
-    "/verify", summary="Verify an ID document against a selfie", openapi_extra=VERIFY_OPENAPI
+    "/verify",
+    summary="Verify an ID document against a selfie",
+    openapi_extra=VERIFY_OPENAPI,
+    response_model=dict[str, Any],
 )
 async def verify(
     request: Request,
     rt: Runtime = Depends(runtime),
     who: Principal = Depends(require(Role.INTEGRATOR)),
-) -> dict[str, Any]:
-    from starlette.concurrency import run_in_threadpool
-
+) -> Any:
     files, texts = await _read_form(request, rt.settings.limits.max_upload_bytes)
+    # with an Idempotency-Key, a retry gets the first answer and creates no second case
+    return await rt.scale.idempotency.run(
+        request,
+        scope_of(who.tenant, who.kind, who.id),
+        "verify",
+        {**files, **texts},
+        lambda: _verify(request, rt, who, files, texts),
+    )
+
+
+async def _verify(
+    request: Request, rt: Runtime, who: Principal, files: dict[str, bytes], texts: dict[str, str]
+) -> dict[str, Any]:
     user_id = texts.get("user_id") or None
     if user_id is not None and len(user_id) > 128:
         raise InvalidRequest(
@@ -95,7 +112,8 @@ async def verify(
     )
     failed = False
     try:
-        result = await run_in_threadpool(
+        result = await run_heavy(  # model work: its own bounded pool, not the one auth uses
+            request,
             rt.verification.verify,
             files["id_document"],
             files["selfie"],

@@ -1,0 +1,2 @@
+"""Scale-out: shared state across workers and hosts, cluster-wide job leases, the task queue,
+idempotency keys, and the bounded executor that keeps model work off the request thread pool."""
