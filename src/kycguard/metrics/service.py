@@ -38,6 +38,7 @@ class Case:
     at: datetime
     status: str
     final_status: str
+    review_decision: str | None
     confidence: float
     processing_ms: float | None
     reasons: frozenset[str]
@@ -79,7 +80,11 @@ def summarise(cases: list[Case]) -> dict[str, Any]:
         "total": n,
         **by,
         "final": final,
-        "reviewed": sum(c.final_status != c.status for c in cases),
+        "reviewed": sum(c.review_decision is not None for c in cases),
+        "review_decisions": {
+            d: sum(c.review_decision == d for c in cases)
+            for d in ("approve", "reject", "request_resubmission")
+        },
         "average_confidence": round(float(np.mean([c.confidence for c in cases])), 2)
         if n
         else None,
@@ -197,7 +202,7 @@ class MetricsService:
             ids = {(k, i) for k, i, _, _ in raw}
             finals = _by_case(
                 s.execute(
-                    select(ReviewCase.kind, ReviewCase.case_id, ReviewCase.final_status).where(
+                    select(ReviewCase.kind, ReviewCase.case_id, ReviewCase.decision).where(
                         ReviewCase.status == "decided"
                     )
                 ),
@@ -224,17 +229,21 @@ def _case(
     case_id: str,
     at: datetime,
     result: dict[str, Any],
-    final: str | None,
+    review: dict[str, Any] | None,
     was_fraud: bool | None,
 ) -> Case:
+    from kycguard.reviews.reasons import DECISIONS
+
     status = str(result.get("status"))
+    decision = str(review["decision"]) if review else None
     ms = result.get("processing_time_ms")
     return Case(
         kind=kind,
         id=case_id,
         at=at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC),
         status=status,
-        final_status=final or status,
+        final_status=DECISIONS.get(decision or "", status),
+        review_decision=decision,
         confidence=float(result.get("overall_confidence") or 0.0),
         processing_ms=float(ms) if isinstance(ms, int | float) else None,
         reasons=frozenset(str(r) for r in result.get("reasons") or []),

@@ -4,8 +4,9 @@ Each verification's selfie template (stored encrypted by ``security.blobs``) is 
 into ``known_faces`` and searched against the tenant's earlier templates: an exact (brute-force)
 nearest-neighbour search over an in-memory matrix per tenant, refreshed from the committed rows
 (``seq`` above the last one loaded) before each search, so every worker and host sees every face.
-The fraud flags are read from the database at each search (a small indexed set), so a label takes
-effect at once everywhere.
+The few hits of a search are checked against the database (their fraud flag, and that they were
+not erased or purged since they were loaded), so a label or an erasure takes effect at once
+everywhere.
 
 Brute force is exact and needs no training; its cost grows linearly with the tenant's faces
 (``kycguard bench known-faces`` measures it; the README says where it stops being enough).
@@ -30,6 +31,7 @@ from kycguard.store.database import Database
 from kycguard.store.security_models import Blob
 
 TEMPLATE_KIND = "selfie_template"
+MAX_HITS = 200  # nearest ones checked against the database; one match of each kind is reported
 MatchKind = Literal["labelled_fraud", "other_identity"]
 register_encrypted_column(
     EncryptedColumn(KnownFace.__table__, ("kind", "case_id"), "template", "key_id")  # type: ignore[arg-type]
@@ -198,19 +200,19 @@ class KnownFaces:
             h
             for h in self.index.search(event.tenant, template, self.max_distance)
             if h.case_id != event.case_id
-        ]
+        ][:MAX_HITS]
         if not hits:
             return []
-        fraud = set(
-            session.execute(
-                select(KnownFace.kind, KnownFace.case_id).where(
-                    KnownFace.tenant == event.tenant
-                    if event.tenant
-                    else KnownFace.tenant.is_(None),
-                    KnownFace.fraud.is_(True),
-                )
-            ).tuples()
-        )
+        # the database is the truth: an erased or purged face may still sit in memory, and a
+        # fraud label may have changed since it was loaded
+        rows = session.execute(
+            select(KnownFace.kind, KnownFace.case_id, KnownFace.fraud).where(
+                KnownFace.case_id.in_({h.case_id for h in hits})
+            )
+        ).tuples()
+        live = {(k, c): bool(f) for k, c, f in rows}
+        hits = [h for h in hits if (h.kind, h.case_id) in live]
+        fraud = {key for key, flagged in live.items() if flagged}
         best: dict[MatchKind, Hit] = {}
         for h in hits:  # nearest first: the first hit of each kind is the closest one
             if (h.kind, h.case_id) in fraud:
