@@ -10,7 +10,7 @@ class ReviewSettings(BaseModel):
 
     claim_ttl_s: int = Field(
         900,
-        ge=10,
+        ge=2,
         le=86_400,
         description="A claim lapses after this many seconds; the case goes back to the queue.",
     )

@@ -311,23 +311,24 @@ class ReviewService:
             and reason == FRAUD_REASON
         )
         with self.db.session() as session:
+            row = self._load(session, review_id, who)
+            self._require_claim(row, who, now)
+            proposal = needs_second and not self._confirms(row, entry)
+            if proposal and row.pending is not None and row.pending["reviewer"] == who.actor.id:
+                raise Conflict(
+                    "a rejection as fraud needs a second, different reviewer",
+                    code="SECOND_REVIEWER_REQUIRED",
+                )
             self.audit.append(
                 session,
                 who.actor,
-                "review.decided" if not needs_second else "review.decision_proposed",
+                "review.decision_proposed" if proposal else "review.decided",
                 target_type="review",
                 target_id=review_id,
                 tenant=who.tenant,
                 details={"decision": decision, "reason": reason},
             )
-            row = self._load(session, review_id, who)
-            self._require_claim(row, who, now)
-            if needs_second and not self._confirms(row, entry):
-                if row.pending is not None and row.pending["reviewer"] == who.actor.id:
-                    raise Conflict(
-                        "a rejection as fraud needs a second, different reviewer",
-                        code="SECOND_REVIEWER_REQUIRED",
-                    )
+            if proposal:  # the first reviewer's half: back to the queue for a second one
                 row.pending = entry
                 row.status, row.claimed_by, row.claim_expires_at = "open", None, None
                 return case_dict(row, now)
