@@ -53,6 +53,7 @@ bench: install
 	$(VENV)/bin/kycguard bench pad --images $(DATA) --labels docs/bench/pad_bona_fide_labels.csv --out $(BENCH_OUT)/pad_bona_fide
 	$(VENV)/bin/kycguard bench deepfake --simulate --out $(BENCH_OUT)/deepfake
 	$(VENV)/bin/kycguard bench frames --video $(DATA)/faces/face_recognition_examples/video/short_hamilton_clip.mp4 --out $(BENCH_OUT)/frames
+	$(VENV)/bin/kycguard bench known-faces --templates 100000 --out $(BENCH_OUT)/known_faces
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache

@@ -7,14 +7,18 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from PIL import Image
 from reviews.conftest import Photos
 from reviews.helpers import audit_entries, case_of
 from sqlalchemy import create_engine, text
+from support.servers import Server
 
 from kycguard.client import (
     Client,
@@ -253,3 +257,37 @@ def test_feedback_labels_drive_far_and_frr(
         clients("reviewer", "another-tenant").verifications.feedback(accepted.id, was_fraud=True)
     with pytest.raises(InvalidRequestError):
         reviewer.request("POST", f"/verify/{accepted.id}/feedback", json={"was_fraud": "maybe"})
+
+
+def test_json_logs_carry_the_request_id_and_no_personal_data(
+    server: Server, review_photos: Photos, user: str
+) -> None:
+    rid = f"req-{uuid.uuid4().hex}"
+    with httpx.Client(base_url=server.base_url, timeout=120) as c:
+        r = c.post(
+            "/api/v1/verify",
+            headers=server.headers() | {"X-Request-ID": rid},
+            files={
+                "id_document": ("id.jpg", review_photos.card, "image/jpeg"),
+                "selfie": ("s.jpg", review_photos.blurred, "image/jpeg"),
+            },
+            data={"user_id": user},
+        )
+        assert r.status_code == 200 and r.headers["X-Request-ID"] == rid
+        verification_id = r.json()["verification_id"]
+        got = c.get(f"/api/v1/verifications/{verification_id}", headers=server.headers())
+        generated = got.headers["X-Request-ID"]
+        assert len(generated) == 32 and generated != rid
+        bogus = c.get("/health", headers={"X-Request-ID": "bad id with spaces"})
+        assert bogus.headers["X-Request-ID"] != "bad id with spaces"
+    deadline = time.monotonic() + 10
+    while rid not in server.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    text_log = server.log.read_text()
+    lines = [json.loads(line) for line in text_log.splitlines() if '"request_id"' in line]
+    mine = [e for e in lines if e["request_id"] == rid]
+    assert [(e["route"], e["method"], e["status"]) for e in mine] == [
+        ("/api/v1/verify", "POST", 200)
+    ]
+    assert any(e.get("route") == "/api/v1/verifications/{verification_id}" for e in lines)
+    assert user not in text_log and verification_id not in text_log
