@@ -165,6 +165,13 @@ def test_reviewer_claims_and_decides_a_case_over_http(
     assert _sample(scrape, "kycguard_review_decisions_total", approved) >= 1
     claim_route = {"route": "/api/v1/reviews/{review_id}/claim", "method": "POST", "status": "200"}
     assert _sample(scrape, "kycguard_http_request_duration_seconds_count", claim_route) >= 1
+    assert set(answer.raw["timings_ms"]) >= {
+        "face_detection",
+        "quality_and_face_match",
+        "document_checks",
+    }
+    detection = {"detector": "face_detection"}
+    assert _sample(scrape, "kycguard_detector_seconds_count", detection) >= 1
     waiting = {"kind": "verification", "status": "manual_review"}
     assert _sample(scrape, "kycguard_decisions_total", waiting) >= 1
     assert answer.id not in scrape and user not in scrape and case.id not in scrape

@@ -65,12 +65,17 @@ def count_decisions(session: Session, event: Any) -> None:
 
 
 def _detector_timings(result: dict[str, Any]) -> list[tuple[str, float]]:
-    """``timings_ms`` of an answer, when its producer reports them ({"detector": ms})."""
-    timings = result.get("timings_ms")
-    if not isinstance(timings, dict):
-        return []
+    """An answer's ``timings_ms`` ({"stage": ms}) and its document analysis's ones."""
+    doc = result.get("document_authenticity")
+    sources = [("", result.get("timings_ms"))]
+    if isinstance(doc, dict):
+        sources.append(("document.", doc.get("timings_ms")))
     return [
-        (str(k)[:48], float(v) / 1000.0) for k, v in timings.items() if isinstance(v, int | float)
+        (f"{prefix}{k}"[:48], float(v) / 1000.0)
+        for prefix, timings in sources
+        if isinstance(timings, dict)
+        for k, v in timings.items()
+        if isinstance(v, int | float)
     ]
 
 

@@ -11,7 +11,7 @@ that ended ``rejected`` a false reject; cases still waiting for review count in 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -177,15 +177,12 @@ class MetricsService:
         """Every decided verification and session in [start, end), with its review outcome and
         label."""
         with self.db.session() as s:
+            # only the few fields the figures need, extracted in the database: a whole answer is
+            # kilobytes, and a month of them would not fit in memory
             vq = select(
-                Verification.id,
-                Verification.created_at,
-                Verification.status,
-                Verification.overall_confidence,
-                Verification.reasons,
-                Verification.result,
+                Verification.id, Verification.created_at, *_slim(Verification.result)
             ).where(Verification.created_at >= start, Verification.created_at < end)
-            sq = select(KycSession.id, KycSession.completed_at, KycSession.result).where(
+            sq = select(KycSession.id, KycSession.completed_at, *_slim(KycSession.result)).where(
                 KycSession.completed_at >= start,
                 KycSession.completed_at < end,
                 KycSession.result.is_not(None),
@@ -194,16 +191,18 @@ class MetricsService:
                 vq = vq.where(Verification.tenant == tenant)
                 sq = sq.where(KycSession.tenant == tenant)
             raw: list[tuple[str, str, datetime, dict[str, Any]]] = [
-                ("verification", i, at, r) for i, at, _s, _c, _r, r in s.execute(vq)
+                ("verification", row[0], row[1], _unslim(row[2:])) for row in s.execute(vq)
             ]
-            raw += [("session", i, at, r) for i, at, r in s.execute(sq)]
+            raw += [("session", row[0], row[1], _unslim(row[2:])) for row in s.execute(sq)]
             if variant is not None:
                 raw = [x for x in raw if _variant(x[3]) == variant]
             ids = {(k, i) for k, i, _, _ in raw}
             finals = _by_case(
                 s.execute(
                     select(ReviewCase.kind, ReviewCase.case_id, ReviewCase.decision).where(
-                        ReviewCase.status == "decided"
+                        ReviewCase.status == "decided",
+                        ReviewCase.created_at >= start - timedelta(days=1),
+                        ReviewCase.created_at < end + timedelta(days=1),
                     )
                 ),
                 ids,
@@ -218,6 +217,35 @@ class MetricsService:
                 ids,
             )
         return [_case(k, i, at, r, finals.get((k, i)), labels.get((k, i))) for k, i, at, r in raw]
+
+
+SLIM_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("status",),
+    ("overall_confidence",),
+    ("reasons",),
+    ("processing_time_ms",),
+    ("document_authenticity", "reasons"),
+    ("variant",),
+    ("policy", "variant"),
+)
+
+
+def _slim(column: Any) -> list[Any]:
+    """JSON path extractions (SQLite json_extract, PostgreSQL #>) of the fields in SLIM_FIELDS."""
+    return [column[path if len(path) > 1 else path[0]] for path in SLIM_FIELDS]
+
+
+def _unslim(values: Sequence[Any]) -> dict[str, Any]:
+    """The extracted values as a (small) answer-shaped dict."""
+    out: dict[str, Any] = {}
+    for path, value in zip(SLIM_FIELDS, values, strict=True):
+        if value is None:
+            continue
+        node = out
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value
+    return out
 
 
 def _by_case(rows: Iterable[Any], ids: set[tuple[str, str]]) -> dict[tuple[str, str], Any]:
@@ -253,12 +281,9 @@ def _case(
 
 
 def _document_failed(result: dict[str, Any]) -> bool:
+    """The document analysis gave a reason code (an absent MRZ is normal on a card's front)."""
     doc = result.get("document_authenticity") or {}
-    for check in doc.get("checks", []) if isinstance(doc, dict) else []:
-        codes = set(check.get("reason_codes") or []) - {"MRZ_NOT_FOUND"}
-        if check.get("passed") is False and codes:
-            return True
-    return False
+    return bool(set(doc.get("reasons") or []) - {"MRZ_NOT_FOUND"})
 
 
 def _variant(result: dict[str, Any]) -> str | None:

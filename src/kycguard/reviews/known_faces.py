@@ -32,6 +32,7 @@ from kycguard.store.security_models import Blob
 
 TEMPLATE_KIND = "selfie_template"
 BLOCK_ROWS = 1024
+LOOKBACK = 1000  # sequence numbers re-checked for rows committed after later ones
 MAX_HITS = 200  # nearest ones checked against the database; one match of each kind is reported
 MatchKind = Literal["labelled_fraud", "other_identity"]
 register_encrypted_column(
@@ -104,6 +105,7 @@ class FaceIndex:
         self._tenants: dict[str | None, TenantIndex] = {}
         self._lock = threading.Lock()
         self.last_seq = 0
+        self.loaded: set[int] = set()
 
     def add(
         self, tenant: str | None, kind: str, case_id: str, user_id: str | None, vec: np.ndarray
@@ -153,8 +155,17 @@ class KnownFaces:
         return matches
 
     def refresh(self) -> None:
-        """Load committed templates newer than the last one loaded (other workers' too)."""
+        """Load committed templates not loaded yet (other workers' too). Sequence numbers are
+        handed out at insert but rows become visible at commit, possibly out of order, so the last
+        LOOKBACK numbers are checked again for late arrivals."""
         with self._refresh_lock, self.db.session() as s:
+            index = self.index
+            recent = s.scalars(
+                select(KnownFace.seq).where(KnownFace.seq > index.last_seq - LOOKBACK)
+            )
+            missing = [int(q) for q in recent if int(q) not in index.loaded]
+            if not missing:
+                return
             rows = s.execute(
                 select(
                     KnownFace.seq,
@@ -164,13 +175,16 @@ class KnownFaces:
                     KnownFace.user_id,
                     KnownFace.template,
                 )
-                .where(KnownFace.seq > self.index.last_seq)
+                .where(KnownFace.seq >= min(missing))
                 .order_by(KnownFace.seq)
             ).all()
             for seq, kind, case_id, tenant, user_id, sealed in rows:
+                if int(seq) in index.loaded:
+                    continue
                 plain = self.keyring.decrypt(sealed, row_aad("known_faces", kind, case_id))
-                self.index.add(tenant, kind, case_id, user_id, np.frombuffer(plain, np.float32))
-                self.index.last_seq = max(self.index.last_seq, int(seq))
+                index.add(tenant, kind, case_id, user_id, np.frombuffer(plain, np.float32))
+                index.loaded.add(int(seq))
+                index.last_seq = max(index.last_seq, int(seq))
 
     def set_fraud(self, session: Session, kind: CaseKind, case_id: str, fraud: bool) -> int:
         """Mark (or unmark) a case's face as a known fraud face; a session's is its linked

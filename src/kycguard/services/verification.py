@@ -74,6 +74,19 @@ def select_selfie_face(faces: list[Face], settings: Settings) -> SelfieFace:
     return SelfieFace(largest, len(competing), len(faces) - len(competing))
 
 
+class Laps:
+    """Time spent in each stage, in milliseconds, in the order the stages ran."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+        self.ms: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.ms[name] = round((now - self._last) * 1000, 1)
+        self._last = now
+
+
 class VerificationService:
     def __init__(
         self,
@@ -121,11 +134,14 @@ class VerificationService:
         doc_img = downscale(doc_full, limits.analysis_max_side_px)
         selfie_img = downscale(selfie_full, limits.analysis_max_side_px)
 
+        laps = Laps()
         selfie_faces = self.detector.detect(selfie_img)
         if not selfie_faces:
             selfie_faces = self.detector.detect(selfie_img, search="pyramid")
+        laps.lap("face_detection")
         chosen = select_selfie_face(selfie_faces, self.settings)
         portrait = self.portraits.require(doc_img, self.settings.quality.min_document_face_px)
+        laps.lap("document_portrait")
 
         findings: list[Finding] = []
         selfie_q = quality.assess(
@@ -152,6 +168,7 @@ class VerificationService:
 
         selfie_sample = FaceSample(selfie_img, chosen.face)
         match = self.matcher.compare(selfie_sample, FaceSample(portrait.crop, portrait.face))
+        laps.lap("quality_and_face_match")
         findings += rules.match_findings(match, self.settings)
 
         # The document checks read the full-resolution upload (OCR of small print, JPEG-grid
@@ -167,11 +184,13 @@ class VerificationService:
             ).as_int(),
         )
         doc = doc_report.to_dict()
+        laps.lap("document_checks")
         findings += rules.document_findings(doc)
 
         liveness = None
         if self.liveness is not None:
             liveness = self.liveness.assess(selfie_img, chosen.face).to_dict()
+            laps.lap("passive_liveness")
             findings += rules.liveness_findings(liveness)
         else:
             findings.append(
@@ -219,6 +238,7 @@ class VerificationService:
         }
         if liveness is not None:
             result["liveness_check"] = liveness
+        result["timings_ms"] = laps.ms  # per detector (Prometheus: kycguard_detector_seconds)
         result["processing_time_ms"] = round((time.perf_counter() - started) * 1000, 1)
         self.repository.add(
             Verification(
