@@ -174,6 +174,9 @@ class ReviewService:
 
     def get(self, review_id: str, who: Reviewer) -> dict[str, Any]:
         """The case with its evidence; the view is audited."""
+        tenant = self._tenant_of(
+            review_id, who
+        )  # first: the write transaction starts with the audit
         with self.db.session() as session:
             self.audit.append(
                 session,
@@ -181,7 +184,7 @@ class ReviewService:
                 "review.evidence_viewed",
                 target_type="review",
                 target_id=review_id,
-                tenant=who.tenant,
+                tenant=tenant,
             )
             row = self._load(session, review_id, who)
             out = case_dict(row, now_utc())
@@ -190,6 +193,9 @@ class ReviewService:
 
     def image(self, review_id: str, kind: str, who: Reviewer) -> bytes:
         """One evidence image as JPEG, decrypted for this request only; the view is audited."""
+        tenant = self._tenant_of(
+            review_id, who
+        )  # first: the write transaction starts with the audit
         with self.db.session() as session:
             self.audit.append(
                 session,
@@ -197,7 +203,7 @@ class ReviewService:
                 "review.image_viewed",
                 target_type="review",
                 target_id=review_id,
-                tenant=who.tenant,
+                tenant=tenant,
                 details={"image": kind},
             )
             row = self._load(session, review_id, who)
@@ -231,6 +237,9 @@ class ReviewService:
     def claim(self, review_id: str, who: Reviewer) -> dict[str, Any]:
         now = now_utc()
         expires = now + timedelta(seconds=self.settings.claim_ttl_s)
+        tenant = self._tenant_of(
+            review_id, who
+        )  # first: the write transaction starts with the audit
         with self.db.session() as session:
             self.audit.append(
                 session,
@@ -238,7 +247,7 @@ class ReviewService:
                 "review.claimed",
                 target_type="review",
                 target_id=review_id,
-                tenant=who.tenant,
+                tenant=tenant,
                 details={"claim_expires_at": expires.isoformat()},
             )
             row = self._load(session, review_id, who)
@@ -265,6 +274,9 @@ class ReviewService:
 
     def release(self, review_id: str, who: Reviewer) -> dict[str, Any]:
         now = now_utc()
+        tenant = self._tenant_of(
+            review_id, who
+        )  # first: the write transaction starts with the audit
         with self.db.session() as session:
             self.audit.append(
                 session,
@@ -272,7 +284,7 @@ class ReviewService:
                 "review.released",
                 target_type="review",
                 target_id=review_id,
-                tenant=who.tenant,
+                tenant=tenant,
             )
             row = self._load(session, review_id, who)
             self._require_claim(row, who, now)
@@ -310,24 +322,29 @@ class ReviewService:
             and decision == "reject"
             and reason == FRAUD_REASON
         )
-        with self.db.session() as session:
-            row = self._load(session, review_id, who)
-            self._require_claim(row, who, now)
-            proposal = needs_second and not self._confirms(row, entry)
-            if proposal and row.pending is not None and row.pending["reviewer"] == who.actor.id:
+        with self.db.session() as session:  # read first: the write transaction opens with the audit
+            seen = self._load(session, review_id, who)
+            self._require_claim(seen, who, now)
+            proposal = needs_second and not self._confirms(seen, entry)
+            if proposal and seen.pending is not None and seen.pending["reviewer"] == who.actor.id:
                 raise Conflict(
                     "a rejection as fraud needs a second, different reviewer",
                     code="SECOND_REVIEWER_REQUIRED",
                 )
+        with self.db.session() as session:
             self.audit.append(
                 session,
                 who.actor,
                 "review.decision_proposed" if proposal else "review.decided",
                 target_type="review",
                 target_id=review_id,
-                tenant=who.tenant,
+                tenant=seen.tenant,
                 details={"decision": decision, "reason": reason},
             )
+            row = self._load(session, review_id, who)
+            self._require_claim(row, who, now)
+            if proposal != (needs_second and not self._confirms(row, entry)):
+                raise Conflict("the case changed meanwhile; try again", code="REVIEW_CHANGED")
             if proposal:  # the first reviewer's half: back to the queue for a second one
                 row.pending = entry
                 row.status, row.claimed_by, row.claim_expires_at = "open", None, None
@@ -362,6 +379,8 @@ class ReviewService:
         if len(notes) > 4000:
             raise InvalidRequest("notes must be at most 4000 characters", field="notes")
         now = now_utc()
+        with self.db.session() as session:  # read first: the write transaction opens with the audit
+            tenant, user_id, created = _case_owner(session, kind, case_id, who)
         with self.db.session() as session:
             self.audit.append(
                 session,
@@ -369,10 +388,9 @@ class ReviewService:
                 "case.labelled",
                 target_type=kind,
                 target_id=case_id,
-                tenant=who.tenant,
+                tenant=tenant,
                 details={"was_fraud": was_fraud},
             )
-            tenant, user_id, created = _case_owner(session, kind, case_id, who)
             label = session.get(CaseLabel, (kind, case_id))
             if label is None:
                 label = CaseLabel(kind=kind, case_id=case_id)
@@ -403,6 +421,12 @@ class ReviewService:
             and p["reviewer"] != entry["reviewer"]
             and (p["decision"], p["reason"]) == (entry["decision"], entry["reason"])
         )
+
+    def _tenant_of(self, review_id: str, who: Reviewer) -> str | None:
+        """The case's tenant (it never changes), read before the writing transaction so that the
+        transaction can begin with the audit entry (on SQLite that takes the write lock first)."""
+        with self.db.session() as session:
+            return self._load(session, review_id, who).tenant
 
     @staticmethod
     def _load(session: Session, review_id: str, who: Reviewer) -> ReviewCase:
