@@ -63,3 +63,47 @@ def test_public_dict_hides_database_password(env: pytest.MonkeyPatch) -> None:
     shown = Settings().public_dict()
     assert "s3cret" not in str(shown)
     assert shown["face_match"]["tolerance"] == Settings().face_match.tolerance
+
+
+def test_seed_names_map_onto_our_settings(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    cfg = tmp_path / "kyc.toml"
+    cfg.write_text("liveness_score_min = 0.65\nface_match_tolerance = 0.5\n")
+    env.setenv("KYCGUARD_CONFIG", str(cfg))
+    env.setenv("KYCGUARD_BLUR_THRESHOLD", "61")
+    s = Settings()
+    assert (s.liveness.live_threshold, s.face_match.tolerance) == (65.0, 0.5)
+    assert s.quality.min_blur_score == 61.0
+    seed = s.public_dict()["seed_names"]
+    assert seed["liveness_score_min"]["value"] == 0.65
+    assert seed["blur_threshold"] == {
+        "value": 61.0,
+        "setting": "quality.min_blur_score",
+        "meaning": seed["blur_threshold"]["meaning"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("toml", "var", "value"),
+    [
+        ("face_match_tolerance = 0.5\n", "KYCGUARD_FACE_MATCH__TOLERANCE", "0.45"),  # same setting
+        ("face_match_tolerance = 0.5\n", "KYCGUARD_FACE_MATCH_CONFIDENCE_MIN", "70"),  # two names
+        ("", "KYCGUARD_LIVENESS_SCORE_MIN", "nan"),
+        ("", "KYCGUARD_LIVENESS_SCORE_MIN", "abc"),
+        ("", "KYCGUARD_FACE_MATCH_CONFIDENCE_MIN", "100"),
+    ],
+)
+def test_seed_names_that_conflict_or_are_not_numbers_are_refused(
+    env: pytest.MonkeyPatch, tmp_path: Path, toml: str, var: str, value: str
+) -> None:
+    cfg = tmp_path / "kyc.toml"
+    cfg.write_text(toml)
+    env.setenv("KYCGUARD_CONFIG", str(cfg))
+    env.setenv(var, value)
+    with pytest.raises(ConfigError):
+        Settings()
+
+
+def test_seed_liveness_minimum_out_of_range_is_refused(env: pytest.MonkeyPatch) -> None:
+    env.setenv("KYCGUARD_LIVENESS_SCORE_MIN", "1.5")  # 150 on our 0-100 scale
+    with pytest.raises(ValidationError):
+        Settings()

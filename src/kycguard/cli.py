@@ -11,6 +11,7 @@ import importlib
 import json
 import sys
 from pathlib import Path
+from typing import Literal
 
 from kycguard.security import commands as security_commands
 
@@ -89,6 +90,36 @@ def _models_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models_train(args: argparse.Namespace) -> int:
+    """Train a learned detector (numpy only) from a folder and a labels CSV; writes model + card."""
+    from kycguard.bench.train import run_train
+
+    kind: Literal["pad", "deepfake"] = "pad" if args.models_command == "train-pad" else "deepfake"
+    root = args.images if kind == "pad" else args.videos
+    card = run_train(
+        kind,
+        root,
+        args.labels,
+        args.out,
+        minifasnet=getattr(args, "minifasnet", None),
+        cache=args.cache,
+    )
+    prefix = "PAD" if kind == "pad" else "DEEPFAKE"
+    inner = card["metrics"]["inner_cv"]
+    print(
+        json.dumps(
+            {"path": card["file"], "sha256": card["sha256"], "samples": card["data"]["samples"],
+             "inner_cv_auc": inner["inner_cv_auc"], "threshold": inner["threshold"]},
+            indent=2,
+        )
+    )  # fmt: skip
+    print(
+        f"set KYCGUARD_LIVENESS__{prefix}_MODEL_PATH={Path(card['file']).resolve()} and "
+        f"KYCGUARD_LIVENESS__{prefix}_MODEL_SHA256={card['sha256']}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kycguard", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -121,6 +152,24 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("weights", type=Path, nargs="+", help="<scale>_80x80_MiniFASNet*.pth files")
     imp.add_argument("--out", type=Path, help="output file or folder (default: DATA_DIR/models)")
     imp.set_defaults(func=_models_import)
+    for name, what, folder in (
+        ("train-pad", "single-image presentation-attack model", "--images"),
+        ("train-deepfake", "clip deepfake model", "--videos"),
+    ):
+        tr = models_sub.add_parser(name, help=f"train the learned {what} (numpy; CPU, minutes)")
+        tr.add_argument(
+            folder, type=Path, required=True, help="folder the CSV's paths are relative to"
+        )
+        tr.add_argument(
+            "--labels", type=Path, required=True, help="CSV file,label[,attack_type,source,subject]"
+        )
+        tr.add_argument("--out", type=Path, required=True, help="model file to write (JSON)")
+        tr.add_argument("--cache", type=Path, help="feature cache folder (default: a tmp folder)")
+        if name == "train-pad":
+            tr.add_argument(
+                "--minifasnet", type=Path, help="MiniFASNet ONNX: use its output as a feature"
+            )
+        tr.set_defaults(func=_models_train)
 
     security_commands.register(sub)  # keys, audit, retention
 

@@ -8,7 +8,11 @@ Values come, lowest priority first, from the defaults below, a TOML file named b
 
 from __future__ import annotations
 
+import math
+import os
 import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,12 +24,14 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from kycguard.alerts.config import AlertSettings
 from kycguard.documents.config import DocumentSettings
 from kycguard.errors import ConfigError
 from kycguard.liveness.config import LivenessSettings
 from kycguard.reviews.config import ReviewSettings
 from kycguard.security.config import SecuritySettings
 from kycguard.sessions.config import SessionSettings
+from kycguard.webhooks.config import WebhookSettings
 
 
 class Section(BaseModel):
@@ -118,6 +124,13 @@ class DecisionSettings(Section):
 
     approve_at: float = Field(85.0, ge=0, le=100)
     review_at: float = Field(75.0, ge=0, le=100)
+    min_authenticity_score: float = Field(
+        60.0,
+        ge=0,
+        le=100,
+        description="Document authenticity score (0-100) below which a case is not approved "
+        "(the seed's authenticity_score_min).",
+    )
     weight_face_match: float = Field(0.6, ge=0)
     weight_quality: float = Field(0.2, ge=0)
     weight_document: float = Field(0.2, ge=0)
@@ -175,6 +188,8 @@ class Settings(BaseSettings):
     documents: DocumentSettings = DocumentSettings()
     sessions: SessionSettings = SessionSettings()
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    webhooks: WebhookSettings = WebhookSettings()
     reviews: ReviewSettings = ReviewSettings()
 
     @property
@@ -192,11 +207,167 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _TomlFileSource(settings_cls))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _seed_names(cls, data: Any) -> Any:
+        return apply_seed_names(data, os.environ) if isinstance(data, dict) else data
+
     def public_dict(self) -> dict[str, Any]:
-        """What ``GET /api/v1/config`` shows: everything but connection strings (they may hold passwords)."""
+        """What ``GET /api/v1/config`` shows: everything but connection strings (they may hold
+        passwords), and the seed's tuning names with their values (derived, not stored twice)."""
         data = self.model_dump(mode="json")
         data["database_url"] = _redact_url(self.effective_database_url)
+        data["seed_names"] = seed_view(self)
         return data
+
+
+@dataclass(frozen=True)
+class SeedName:
+    """One of the seed's flat tuning names and the setting it is another name for.
+
+    ``to_native`` turns the seed's value into the setting's, ``from_native`` back: the seed's
+    liveness score is 0-1 where ours is 0-100, and its face-match confidence minimum is the
+    calibrated confidence at our distance tolerance."""
+
+    name: str
+    section: str
+    field: str
+    scale: float = 1.0
+    meaning: str = ""
+
+    @property
+    def target(self) -> str:
+        return f"{self.section}.{self.field}"
+
+    def to_native(self, value: float) -> float:
+        if self.name == "face_match_confidence_min":
+            return _tolerance_at_confidence(value)
+        return value / self.scale
+
+    def from_native(self, settings: Settings) -> float:
+        native = float(getattr(getattr(settings, self.section), self.field))
+        if self.name == "face_match_confidence_min":
+            return _confidence_at_tolerance(native)
+        return round(native * self.scale, 6)
+
+
+SEED_NAMES = (
+    SeedName(
+        "liveness_score_min",
+        "liveness",
+        "live_threshold",
+        0.01,
+        "passive/sequence liveness score (0-1) at or above which the face counts as live",
+    ),
+    SeedName(
+        "face_match_tolerance",
+        "face_match",
+        "tolerance",
+        meaning="face-embedding distance at or below which two faces are the same person",
+    ),
+    SeedName(
+        "face_match_confidence_min",
+        "face_match",
+        "tolerance",
+        meaning="calibrated face-match confidence (0-100) a match needs; set as the distance "
+        "tolerance where the calibration gives that confidence",
+    ),
+    SeedName(
+        "blur_threshold",
+        "quality",
+        "min_blur_score",
+        meaning="sharpness (variance of the Laplacian on the face) below which the selfie is blurry",
+    ),
+    SeedName(
+        "authenticity_score_min",
+        "decision",
+        "min_authenticity_score",
+        meaning="document authenticity score (0-100) a case needs to be approved",
+    ),
+    SeedName(
+        "approve_threshold",
+        "decision",
+        "approve_at",
+        meaning="overall confidence at or above which a case is approved",
+    ),
+    SeedName(
+        "review_threshold",
+        "decision",
+        "review_at",
+        meaning="overall confidence at or above which a case goes to manual review "
+        "(below: rejected)",
+    ),
+)
+
+
+def _calibration() -> tuple[float, float]:
+    from kycguard.decision.calibration import Calibration
+
+    c = Calibration.default()
+    return c.slope, c.midpoint
+
+
+def _tolerance_at_confidence(confidence: float) -> float:
+    if not 0 < confidence < 100:
+        raise ConfigError("face_match_confidence_min must be between 0 and 100 (exclusive)")
+    slope, midpoint = _calibration()
+    return round(midpoint + math.log(100.0 / confidence - 1.0) / slope, 4)
+
+
+def _confidence_at_tolerance(tolerance: float) -> float:
+    slope, midpoint = _calibration()
+    return round(100.0 / (1.0 + math.exp(slope * (tolerance - midpoint))), 2)
+
+
+def apply_seed_names(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """Move the seed's flat names (from ``data`` or ``KYCGUARD_<NAME>``) onto their settings.
+
+    A value given under both names (the seed's and ours, or two seed names for one setting) is
+    refused: two sources of one threshold would silently disagree."""
+    data = dict(data)
+    given: dict[str, tuple[SeedName, Any]] = {}
+    for seed in SEED_NAMES:
+        value = data.pop(seed.name, None)
+        env_value = environ.get(f"KYCGUARD_{seed.name.upper()}")
+        value = env_value if env_value is not None else value
+        if value is None:
+            continue
+        if seed.target in given:
+            raise ConfigError(
+                f"{seed.name} and {given[seed.target][0].name} both set {seed.target}; set one"
+            )
+        given[seed.target] = (seed, value)
+    for seed, value in given.values():
+        section = data.get(seed.section) or {}
+        if isinstance(section, BaseModel):
+            section = section.model_dump()
+        section = dict(section)
+        if section.get(seed.field) is not None or environ.get(
+            f"KYCGUARD_{seed.section.upper()}__{seed.field.upper()}"
+        ):
+            raise ConfigError(f"{seed.name} and {seed.target} are the same setting; set one")
+        try:
+            number = float(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{seed.name} must be a number, not {value!r}") from exc
+        if not math.isfinite(number):
+            raise ConfigError(f"{seed.name} must be a finite number")
+        section[seed.field] = seed.to_native(number)
+        data[seed.section] = section
+    return data
+
+
+def seed_view(settings: Settings) -> dict[str, Any]:
+    """What ``GET /api/v1/config`` shows under ``seed_names``: each seed name, its value on the
+    seed's scale, and the setting it is (the only place the value lives)."""
+    return {
+        seed.name: {
+            "value": seed.from_native(settings),
+            "setting": seed.target,
+            "meaning": seed.meaning,
+        }
+        for seed in SEED_NAMES
+    }
 
 
 class _TomlFileSource(PydanticBaseSettingsSource):
@@ -206,8 +377,6 @@ class _TomlFileSource(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        import os
-
         path = os.environ.get("KYCGUARD_CONFIG")
         if not path:
             return {}

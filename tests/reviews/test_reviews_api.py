@@ -27,6 +27,7 @@ from kycguard.client import (
     NotFoundError,
     PermissionDeniedError,
 )
+from kycguard.store.personal import public_view
 
 Clients = Callable[..., Client]
 
@@ -137,7 +138,9 @@ def test_reviewer_claims_and_decides_a_case_over_http(
     assert {k: v for k, v in shown.raw.items() if k not in ("status", "review")} == {
         k: v for k, v in answer.raw.items() if k != "status"
     }
-    assert _stored_result(database_url, answer.id) == answer.raw
+    # the clear part of the stored record is still the original's public view (the whole original
+    # stays sealed beside it, unchanged: the evidence above decrypted it)
+    assert _stored_result(database_url, answer.id) == public_view(answer.raw)
 
     # every view and action is in the audit log, by this reviewer's key
     actor = claimed.claimed_by

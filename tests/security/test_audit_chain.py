@@ -3,6 +3,7 @@ finds an edited, a deleted, a truncated or a rewritten history); concurrent writ
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -25,7 +26,8 @@ from kycguard.store.security_models import AuditEntry
 @pytest.fixture(params=["sqlite", "postgres"])
 def sec(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SecurityRuntime]:
     with scratch_database(str(request.param), tmp_path) as url:
-        settings = Settings(data_dir=tmp_path, database_url=url)
+        keys = {"data_keys": f"dk:{base64.b64encode(bytes(range(32))).decode()}"}
+        settings = Settings(data_dir=tmp_path, database_url=url, security=keys)
         with open_security(settings) as security:
             for i in range(5):
                 security.audit.record(

@@ -25,7 +25,7 @@ from security.helpers import (
 
 ROLES = ("admin", "integrator", "reviewer", "auditor")
 # path/query parameters that name a tenant-owned resource
-TENANT_RESOURCES = {"verification_id", "session_id", "review_id"}
+TENANT_RESOURCES = {"verification_id", "session_id", "endpoint_id", "review_id"}
 # Known, tracked gaps: (METHOD, path) -> why that operation does not yet confine an integrator to
 # its tenant. The check still runs: when it starts passing, this fails until the entry is removed.
 KNOWN_TENANT_GAPS: dict[tuple[str, str], str] = {}
@@ -85,6 +85,10 @@ def world(deployment: Deployment, photos: dict[str, bytes]) -> Iterator[Fixture]
     session = start_session(deployment, "matrix-user")
     other = start_session(deployment, "matrix-other")
     throwaway = deployment.create_key("auditor")
+    # a webhook endpoint of tenant A (a public address literal: the server refuses private ones)
+    with deployment.client(headers=deployment.headers("integrator")) as c:
+        r = c.post("/api/v1/webhooks/endpoints", json={"url": "https://93.184.216.34/matrix-hook"})
+    assert r.status_code == 201, r.text
     yield Fixture(
         deployment,
         {
@@ -92,6 +96,9 @@ def world(deployment: Deployment, photos: dict[str, bytes]) -> Iterator[Fixture]
             "session_id": session["session_id"],
             "key_id": throwaway["id"],
             "user_id": "matrix-erased-user",
+            "endpoint_id": r.json()["id"],
+            "alert_id": "alr_unknown",  # the walk checks access; 404 passes for the right roles
+            "delivery_id": "dlv_unknown",
             "review_id": review_id,
             "kind": "selfie",
         },
@@ -170,9 +177,17 @@ def test_authorization_matrix(op: Operation, world: Fixture) -> None:
     right: list[dict[str, str]] = [dep.headers(role) for role in sorted(allowed)]
     if op.access["session_token"]:
         right.append({"X-Session-Token": world.session_token})
+    # the seed's X-API-Key header is the same credential as Authorization: Bearer
+    right += [
+        {"X-API-Key": dep.key(role, dep.tenant_a if role == "integrator" else None)}
+        for role in sorted(allowed)
+    ]
     for headers in right:
         r = _call(world, op, headers)
         assert r.status_code not in (401, 403) and r.status_code < 500, f"{op}: {r.text[:300]}"
+    for role in sorted(set(ROLES) - allowed):
+        key = dep.key(role, dep.tenant_a if role == "integrator" else None)
+        assert_error(_call(world, op, {"X-API-Key": key}), 403, "FORBIDDEN")
 
     # another tenant's integrator: the resource does not exist for it
     if "integrator" in allowed and _names_tenant_resource(op):
@@ -197,6 +212,26 @@ def test_openapi_document_needs_a_key_and_matches_the_walk(deployment: Deploymen
         served = c.get("/openapi.json", headers=deployment.headers("reviewer")).json()
     walked = {(o.method, o.path) for o in OPERATIONS}
     assert {(m.upper(), p) for p, ms in served["paths"].items() for m in ms} == walked
+
+
+# the seed's alias routes name their session in the JSON body, not the path: checked here
+BODY_NAMED = {
+    "/api/v1/kyc/upload-video-frame": {"frame": "data:image/jpeg;base64,/9j/"},
+    "/api/v1/kyc/complete-verification": {},
+}
+
+
+@pytest.mark.parametrize("path", sorted(BODY_NAMED))
+def test_alias_routes_reach_only_the_key_tenants_sessions(world: Fixture, path: str) -> None:
+    body = {"session_id": world.values["session_id"]} | BODY_NAMED[path]
+    dep = world.dep
+    with dep.client() as c:
+        r = c.post(path, json=body, headers=dep.headers("integrator", dep.tenant_b))
+        assert_error(r, 404, "SESSION_NOT_FOUND")
+        r = c.post(
+            path, json=body | {"session_id": "no-such-session"}, headers=dep.headers("integrator")
+        )
+        assert_error(r, 404, "SESSION_NOT_FOUND")
 
 
 def test_session_token_cannot_complete_another_session(world: Fixture) -> None:

@@ -26,6 +26,7 @@ from security.helpers import (
 )
 from sqlalchemy import create_engine, text
 
+from kycguard.security.blobs import strip_metadata
 from kycguard.security.crypto import KeyRing, key_id_of, parse_env_keys, read_key_file, row_aad
 from kycguard.settings import Settings
 
@@ -146,7 +147,8 @@ def test_no_image_or_template_readable_on_disk_or_in_the_database(
         )
     }
     assert set(kept) == {"selfie", "document_portrait", "selfie_template"}
-    assert kept["selfie"] == photos["obama2"]
+    # the selfie as uploaded, minus its metadata (EXIF and the like; the pixels are untouched)
+    assert kept["selfie"] == strip_metadata(photos["obama2"])[1] != photos["obama2"]
     assert images_in(kept["document_portrait"]) == ["JPEG at 0"]
     stored = np.frombuffer(kept["selfie_template"], np.float32)
     assert stored.shape == selfie_template.shape
@@ -201,6 +203,7 @@ def test_rotating_the_data_key_re_encrypts_everything(
     deployment: Deployment, photos: dict[str, bytes]
 ) -> None:
     run_verification(deployment, photos, f"rot-{uuid.uuid4().hex[:6]}")
+    start_session(deployment, f"rot-{uuid.uuid4().hex[:6]}", document=photos["card"])
     deployment.create_key("integrator", deployment.tenant_a, signed_requests=True)
     before_ring = _keyring(deployment)
     url = deployment.database_url
@@ -208,14 +211,19 @@ def test_rotating_the_data_key_re_encrypts_everything(
         bid: before_ring.decrypt(bytes(c), row_aad("blobs", bid))
         for bid, c in _rows(url, "SELECT id, content FROM blobs")
     }
+    sealed = {
+        vid: before_ring.decrypt(bytes(c), row_aad("verifications", vid))
+        for vid, c in _rows(url, "SELECT id, sealed FROM verifications WHERE sealed IS NOT NULL")
+    }
+    session_blobs = _rows(url, "SELECT count(*) FROM kyc_session_blobs")[0][0]
 
     report = _cli(deployment, "keys", "rotate-data-key")
     new = report["active_key_id"]
     assert new != before_ring.active_id and report["previous_key_id"] == before_ring.active_id
     assert report["reencrypted"]["blobs"] == len(plain) > 0
-    assert (
-        report["reencrypted"]["api_keys"] >= 1 and report["reencrypted"]["kyc_session_blobs"] >= 0
-    )
+    assert report["reencrypted"]["api_keys"] >= 1
+    assert report["reencrypted"]["kyc_session_blobs"] == session_blobs >= 1
+    assert report["reencrypted"]["verifications"] == len(sealed) >= 1
     assert before_ring.active_id in report["unused_key_ids"]
     ring = _keyring(deployment)
     assert ring.active_id == new and before_ring.active_id in ring.key_ids  # kept, decrypt-only
@@ -239,6 +247,9 @@ def test_rotating_the_data_key_re_encrypts_everything(
     assert set(retired["retired_key_ids"]) == {before_ring.active_id, new}
     for bid, content in _rows(url, "SELECT id, content FROM blobs"):
         final.decrypt(bytes(content), row_aad("blobs", bid))
+    for vid, plain_answer in sealed.items():
+        ((content,),) = _rows(url, "SELECT sealed FROM verifications WHERE id = :v", v=vid)
+        assert final.decrypt(bytes(content), row_aad("verifications", vid)) == plain_answer
     audit = _rows(url, "SELECT details FROM audit_log WHERE action = 'data_key.rotated'")
     assert len(audit) >= 2
 

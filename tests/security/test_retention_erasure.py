@@ -49,6 +49,12 @@ def test_purge_drops_old_images_and_templates_but_keeps_the_decision(
     _sql(deployment, "UPDATE blobs SET created_at = :t WHERE user_id = :u", t=month_ago, u=old_user)
     _sql(
         deployment,
+        "UPDATE verifications SET created_at = :t WHERE user_id = :u",
+        t=month_ago,
+        u=old_user,
+    )
+    _sql(
+        deployment,
         "UPDATE kyc_session_blobs SET created_at = :t WHERE session_id = :s",
         t=month_ago,
         s=session["session_id"],
@@ -71,10 +77,20 @@ def test_purge_drops_old_images_and_templates_but_keeps_the_decision(
     assert _sql(deployment, count, u=new_user)[0][0] == 3  # recent ones stay
     left = "SELECT count(*) FROM kyc_session_blobs WHERE session_id = :s"
     assert _sql(deployment, left, s=session["session_id"])[0][0] == 0
-    # the decision record is untouched and still served
+    assert report["deleted"]["verification_personal_data"] >= 1
+    # the decision record stays and is still served, without its personal fields; the recent
+    # one is served whole
     with deployment.client(headers=deployment.headers("integrator")) as c:
         kept = c.get(f"/api/v1/verifications/{old['verification_id']}")
-    assert kept.status_code == 200 and kept.json() == old
+        recent = c.get(f"/api/v1/verifications/{new['verification_id']}")
+    assert kept.status_code == 200 and recent.json() == new
+    answer = kept.json()
+    assert answer["personal_data"]["status"] == "erased"
+    assert answer["personal_data"]["reason"] == "retention"
+    assert {k: answer[k] for k in ("status", "overall_confidence", "reasons")} == {
+        k: old[k] for k in ("status", "overall_confidence", "reasons")
+    }
+    assert "mrz" not in answer["document_authenticity"] and "OBAMA" not in kept.text
     assert new["verification_id"] != old["verification_id"]
     purges = _audit(deployment, "retention.purged")
     assert purges and purges[-1]["actor"].startswith("cli:")
@@ -107,6 +123,7 @@ def test_erasure_removes_everything_of_one_person_and_is_audited(
     other = erase(deployment.headers("integrator", deployment.tenant_b))
     assert other["deleted"] == {
         "blobs": 0,
+        "verification_personal_data": 0,
         "session_blobs": 0,
         "session_frames": 0,
         "known_faces": 0,
@@ -119,6 +136,7 @@ def test_erasure_removes_everything_of_one_person_and_is_audited(
     assert own["tenant"] == deployment.tenant_a
     assert own["deleted"] == {
         "blobs": 6,
+        "verification_personal_data": 2,
         "session_blobs": kept_frames + 1,
         "session_frames": 1,
         "known_faces": 2,  # the two verifications' templates kept for the known-faces search
@@ -129,16 +147,27 @@ def test_erasure_removes_everything_of_one_person_and_is_audited(
     frames = "SELECT count(*) FROM kyc_session_frames WHERE session_id = :s"
     assert _sql(deployment, frames, s=linked["session_id"])[0][0] == 0
     assert _sql(deployment, session_blobs, s=unlinked["session_id"])[0][0] == 0
-    # the decision stays (a legal record), the biometrics are gone
+    # the decision stays (a legal record), the biometrics and personal fields are gone
     with deployment.client(headers=deployment.headers("integrator")) as c:
-        assert c.get(f"/api/v1/verifications/{erased['verification_id']}").status_code == 200
+        kept = c.get(f"/api/v1/verifications/{erased['verification_id']}")
+        assert kept.status_code == 200, kept.text
+        assert kept.json()["personal_data"]["status"] == "erased"
+        assert kept.json()["status"] == erased["status"]
+        assert kept.json()["reasons"] == erased["reasons"]
+        assert "OBAMA" not in kept.text and "D23145890" not in kept.text
         assert_error(c.delete("/api/v1/subjects/" + "x" * 129), 422)
 
     # an admin erasure covers every tenant (nothing of this user is left)
     everywhere = erase(bearer(deployment.admin_key))
     assert everywhere["tenant"] is None and everywhere["deleted"]["session_blobs"] == 0
 
-    entries = [e for e in _audit(deployment, "subject.erased") if e["target_id"] == user]
+    # the immutable audit log names the subject by its keyed pseudonym, never by the user id
+    refs = {other["subject_ref"], own["subject_ref"], everywhere["subject_ref"]}
+    assert len(refs) == 3  # one pseudonym per tenant scope (tenant B, tenant A, every tenant)
+    assert all(r.startswith("subj_") and user not in r for r in refs)
+    every = _audit(deployment, "subject.erased")
+    assert not [e for e in every if user in json.dumps(e)]
+    entries = [e for e in every if e["target_id"] in refs]
     assert [e["tenant"] for e in entries] == [deployment.tenant_b, deployment.tenant_a, None]
     assert [e["details"]["deleted"] for e in entries] == [
         other["deleted"],

@@ -131,3 +131,19 @@ def test_the_readme_example_signs_requests_and_checks_webhooks(deployment: Deplo
     assert is_authentic("kgsig_x", sent, webhook) is True  # type: ignore[operator]
     assert is_authentic("kgsig_x", sent, webhook + b"!") is False  # type: ignore[operator]
     assert is_authentic("kgsig_other", sent, webhook) is False  # type: ignore[operator]
+
+
+def test_the_signature_covers_the_path_as_sent(deployment: Deployment) -> None:
+    """``%20`` stays ``%20``: a signature over the decoded path is not the request's."""
+    made = deployment.create_key("reviewer", signed_requests=True)
+    secret, sent = made["signing_secret"], "/api/v1/verifications/no%20such?x=a%2Fb"
+    with deployment.client(headers=bearer(made["key"])) as c:
+        decoded = sign_request(secret, "GET", "/api/v1/verifications/no such?x=a/b")
+        assert_error(c.get(sent, headers=decoded), 401, "SIGNATURE_INVALID")
+        as_sent = sign_request(secret, "GET", sent)
+        assert_error(c.get(sent, headers=as_sent), 404, "VERIFICATION_NOT_FOUND")  # accepted
+        # the seed's X-API-Key header is checked the same way
+        c.headers.pop("Authorization")
+        again = sign_request(secret, "GET", sent, timestamp=int(time.time()) + 1)
+        r = c.get(sent, headers=again | {"X-API-Key": made["key"]})
+        assert_error(r, 404, "VERIFICATION_NOT_FOUND")

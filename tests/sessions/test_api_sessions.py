@@ -244,7 +244,12 @@ def test_a_real_clip_streamed_through_the_api_completes_a_blink_session(
     status = browser.get(f"/api/v1/sessions/{s.id}", headers=s.headers).json()
     assert status["status"] == "completed" and status["result"] == result
     alias = api.get("/api/v1/kyc/get-session-status", params={"session_id": s.id}).json()
-    assert alias["status"] == "completed" and alias["frames_received"] == len(replies)
+    assert alias["session_status"] == "completed" and alias["frames_received"] == len(replies)
+    # the seed's verdict: PASSED only for an approval
+    assert alias["status"] == ("PASSED" if result["status"] == "approved" else "FAILED")
+    assert alias["decision"] == result["status"] and alias["verified"] is (
+        alias["status"] == "PASSED"
+    )
 
     # the browser's token cannot delete; the backend can, and every kept image goes
     assert browser.delete(f"/api/v1/sessions/{s.id}", headers=s.headers).status_code == 401

@@ -6,6 +6,20 @@ import os
 from pathlib import Path
 
 
+def provision_shared_keys(env: dict[str, str], data_dir: Path) -> None:
+    """A shared database (PostgreSQL) needs its data keys provided (the server refuses to generate
+    a per-host key file): write the key file an operator would distribute, unless keys are given."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from kycguard.security.crypto import DEFAULT_KEY_FILE, write_key_file
+
+    url = env.get("KYCGUARD_DATABASE_URL", "")
+    path = data_dir / DEFAULT_KEY_FILE
+    given = "KYCGUARD_DATA_KEYS" in env or "KYCGUARD_SECURITY__DATA_KEY_FILE" in env
+    if url and not url.startswith("sqlite") and not given and not path.exists():
+        write_key_file(path, {"dkshared": AESGCM.generate_key(bit_length=256)}, "dkshared")
+
+
 def free_port() -> int:
     import socket
 
@@ -27,6 +41,7 @@ class Server:
         self.log = data_dir / "server.log"
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("KYCGUARD_")}
         full_env |= {"KYCGUARD_DATA_DIR": str(data_dir), "KYCGUARD_PORT": str(self.port)} | env
+        provision_shared_keys(full_env, data_dir)
         self.env = full_env
         self._keys: dict[tuple[str, str | None], str] = {}
         self.process = subprocess.Popen(

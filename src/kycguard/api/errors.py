@@ -69,6 +69,14 @@ def install(app: FastAPI) -> None:
             response.headers[k] = v
         return response
 
+    @app.exception_handler(RecursionError)
+    async def _too_deep(_: Request, exc: RecursionError) -> JSONResponse:
+        # a body nested deeper than the parser or validator can recurse (FastAPI-parsed bodies;
+        # kycguard's own JSON goes through kycguard.strictjson, which refuses it earlier)
+        return error_response(
+            KycError("the request is nested too deeply", code="JSON_TOO_DEEP", status_code=422)
+        )
+
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--simulate", action="store_true", help="add simulated flat/static replays of real clips"
     )
     parser.add_argument("--max-frames", type=int, default=300, help="frames read per clip")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        help="learned clip model (`kycguard models train-deepfake`) to test on the labelled clips",
+    )
+    parser.add_argument(
+        "--cv",
+        action="store_true",
+        help="learned model protocols: subject-disjoint CV, leave-one-source-out, train on "
+        "DeepFaceLive (default data: docs/bench/deepfake_cv_labels.csv under ../shared/data)",
+    )
+    parser.add_argument("--cache", type=Path, help="feature cache folder (default: a tmp folder)")
 
 
 def read_labels(videos: Path, labels: Path) -> list[tuple[Path, str]]:
@@ -117,7 +130,31 @@ def _plot(
     plt.close(fig)
 
 
+CV_LABELS = Path("docs/bench/deepfake_cv_labels.csv")
+CV_ROOT = Path(os.environ.get("KYCGUARD_EVAL_DATA") or "../shared/data")
+CV_TRAIN_ON = "iperov/DeepFaceLive"
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.cv or args.model is not None:
+        from kycguard.bench.detection_metrics import learned_bench
+
+        default = args.labels is None
+        learned_bench(
+            "deepfake",
+            CV_ROOT if default and args.videos == DEFAULT_VIDEOS else args.videos,
+            CV_LABELS if default else args.labels,
+            args.out,
+            model_path=args.model,
+            cross_validate=args.cv,
+            train_on=CV_TRAIN_ON if default else None,
+            cache=args.cache,
+        )
+        return 0
+    return _run_cues(args)
+
+
+def _run_cues(args: argparse.Namespace) -> int:
     from kycguard.liveness.passive import PassiveLivenessDetector
     from kycguard.liveness.sequence import assess_sequence
     from kycguard.liveness.simulate import flat_replay, static_replay
@@ -126,7 +163,9 @@ def run(args: argparse.Namespace) -> int:
     from kycguard.vision.embedder import DlibEmbedder
 
     settings = get_settings()
-    options = settings.liveness
+    options = settings.liveness.model_copy(
+        update={"pad_model_path": None, "deepfake_model_path": None}
+    )
     labels = args.labels or args.videos / "labels.csv"
     items = read_labels(args.videos, labels)
     extra = args.extra_real

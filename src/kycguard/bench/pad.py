@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--minifasnet", type=Path, help="converted MiniFASNet ONNX (default: the settings)"
     )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        help="learned PAD model file (`kycguard models train-pad`) to test on the labelled images",
+    )
+    parser.add_argument(
+        "--cv",
+        action="store_true",
+        help="learned model protocols: subject-disjoint CV, leave-one-source-out, train on NUAA "
+        "(default data: docs/bench/pad_cv_labels.csv under ../shared/data)",
+    )
+    parser.add_argument("--cache", type=Path, help="feature cache folder (default: a tmp folder)")
     parser.add_argument(
         "--minifasnet-weights",
         type=Path,
@@ -146,7 +159,36 @@ def _plot(path: Path, configs: dict[str, list[dict[str, Any]]], live: float, att
     plt.close(fig)
 
 
+CV_LABELS = Path("docs/bench/pad_cv_labels.csv")
+CV_ROOT = Path(os.environ.get("KYCGUARD_EVAL_DATA") or "../shared/data")
+CV_TRAIN_ON = "nvlong21/face_anti_spoofing"
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.cv or args.model is not None:
+        return _run_learned(args)
+    return _run_cues(args)
+
+
+def _run_learned(args: argparse.Namespace) -> int:
+    from kycguard.bench.detection_metrics import learned_bench
+
+    default = args.labels is None
+    learned_bench(
+        "pad",
+        CV_ROOT if default and args.images == DEFAULT_IMAGES else args.images,
+        CV_LABELS if default else args.labels,
+        args.out,
+        model_path=args.model,
+        cross_validate=args.cv,
+        train_on=CV_TRAIN_ON if default else None,
+        minifasnet=args.minifasnet,
+        cache=args.cache,
+    )
+    return 0
+
+
+def _run_cues(args: argparse.Namespace) -> int:
     from kycguard.liveness.passive import PassiveLivenessDetector
     from kycguard.settings import get_settings
     from kycguard.vision.detector import MediaPipeDetectorOptions, MediaPipeFaceDetector
@@ -159,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"no labelled images under {args.images}")
         return 2
     model, model_source = _model_path(args, settings.liveness.minifasnet_path)
-    base = settings.liveness.model_copy(update={"minifasnet_path": None})
+    base = settings.liveness.model_copy(update={"minifasnet_path": None, "pad_model_path": None})
     detectors = {"signals_only": PassiveLivenessDetector.create_from_options(base)}
     if model is not None:
         with_model = settings.liveness.model_copy(update={"minifasnet_path": model})

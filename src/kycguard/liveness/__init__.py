@@ -10,6 +10,9 @@ load :mod:`kycguard.liveness.config` cheaply):
 - :mod:`kycguard.liveness.types` — ``FrameSample``, ``Signal``, ``LivenessResult``, ``SequenceAssessment``.
 - :mod:`kycguard.liveness.video` — decoding and face tracking of recorded clips (benchmarks, tests).
 - :func:`kycguard.liveness.minifasnet_onnx.convert` — ``kycguard models import`` (needs torch).
+- :mod:`kycguard.liveness.learned` — the trained PAD / clip models (JSON, numpy, pinned SHA-256),
+  used by the two entry points above when ``liveness.pad_model_path`` / ``deepfake_model_path`` are
+  set; trained by ``kycguard models train-pad|train-deepfake`` (:mod:`kycguard.bench.train`).
 
 See README.md next to this file for what each cue measures and what the measurements cannot show.
 """

@@ -98,6 +98,26 @@ class LivenessSettings(BaseModel):
         pattern=r"^[0-9a-f]{64}$",
         description="Pinned hash of minifasnet_path (default: the conversion of the upstream 2.7 + 4.0 weights).",
     )
+    pad_model_path: Path | None = Field(
+        None,
+        description="Learned single-image PAD model (`kycguard models train-pad`); when set, its "
+        "calibrated P(attack) is the selfie's liveness score and the cues are its inputs.",
+    )
+    pad_model_sha256: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="Pinned SHA-256 of pad_model_path (printed by train-pad); required with the path.",
+    )
+    deepfake_model_path: Path | None = Field(
+        None,
+        description="Learned clip deepfake model (`kycguard models train-deepfake`); when set, its "
+        "calibrated P(fake) is the session's deepfake score.",
+    )
+    deepfake_model_sha256: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="Pinned SHA-256 of deepfake_model_path (printed by train-deepfake); required with the path.",
+    )
     min_texture_face_px: int = Field(
         120,
         ge=32,
@@ -135,6 +155,14 @@ class LivenessSettings(BaseModel):
     def _ordered(self) -> LivenessSettings:
         if self.attack_threshold > self.live_threshold:
             raise ValueError("attack_threshold must not exceed live_threshold")
+        for name in ("pad_model", "deepfake_model"):
+            if (
+                getattr(self, f"{name}_path") is not None
+                and getattr(self, f"{name}_sha256") is None
+            ):
+                raise ValueError(
+                    f"{name}_path needs {name}_sha256 (the hash printed when the model was trained)"
+                )
         return self
 
 

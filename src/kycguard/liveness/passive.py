@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kycguard.errors import ModelUnavailable
 from kycguard.liveness.config import LivenessSettings
 from kycguard.liveness.frame_edges import frame_edges
 from kycguard.liveness.fusion import Ramp, fused_score
@@ -20,6 +21,7 @@ from kycguard.liveness.image_cues import (
     screen_moire,
     specular_reflection,
 )
+from kycguard.liveness.learned import LinearModel, calibrated_score, load_model, pad_features
 from kycguard.liveness.minifasnet import MiniFASNet, MiniFASNetOptions
 from kycguard.liveness.regions import FacePatch
 from kycguard.liveness.types import LivenessResult, Signal
@@ -32,9 +34,15 @@ MINIFASNET_RAMP = Ramp(clear=0.7, alarm=0.1)
 class PassiveLivenessDetector:
     """``assess(image, face)``: presentation-attack check of one selfie. Thread-safe."""
 
-    def __init__(self, options: LivenessSettings, model: MiniFASNet | None) -> None:
+    def __init__(
+        self,
+        options: LivenessSettings,
+        model: MiniFASNet | None,
+        learned: LinearModel | None = None,
+    ) -> None:
         self.options = options
         self._model = model
+        self._learned = learned
 
     @classmethod
     def create_from_options(cls, options: LivenessSettings) -> PassiveLivenessDetector:
@@ -45,13 +53,40 @@ class PassiveLivenessDetector:
             model = MiniFASNet.create_from_options(
                 MiniFASNetOptions(options.minifasnet_path, options.minifasnet_sha256)
             )
-        return cls(options, model)
+        learned = None
+        if options.pad_model_path is not None:
+            learned = load_model(options.pad_model_path, options.pad_model_sha256, "pad")
+            if "minifasnet_p_real" in _used(learned) and model is None:
+                raise ModelUnavailable(
+                    f"PAD model {options.pad_model_path} was trained with MiniFASNet's output: "
+                    "set liveness.minifasnet_path too",
+                    code="MODEL_INVALID",
+                )
+        if options.deepfake_model_path is not None:  # fail at start-up, not in the first session
+            load_model(options.deepfake_model_path, options.deepfake_model_sha256, "deepfake")
+        return cls(options, model, learned)
 
     @property
     def model_status(self) -> dict[str, str]:
-        if self._model is None:
-            return {"minifasnet": "inactive (liveness.minifasnet_path not set)"}
-        return {"minifasnet": f"loaded (scales {', '.join(f'{s:g}' for s in self._model.scales)})"}
+        status = {
+            "minifasnet": "inactive (liveness.minifasnet_path not set)"
+            if self._model is None
+            else f"loaded (scales {', '.join(f'{s:g}' for s in self._model.scales)})"
+        }
+        for kind, path, sha in (
+            ("pad", self.options.pad_model_path, self.options.pad_model_sha256),
+            ("deepfake", self.options.deepfake_model_path, self.options.deepfake_model_sha256),
+        ):
+            status[f"learned_{kind}"] = (
+                f"inactive (liveness.{kind}_model_path not set)"
+                if path is None
+                else f"loaded ({path}, sha256 {sha})"
+            )
+        return status
+
+    @property
+    def learned(self) -> LinearModel | None:
+        return self._learned
 
     def assess(self, image_rgb: np.ndarray, face: Face) -> LivenessResult:
         """Liveness of ``face`` (pixel coordinates of ``image_rgb``, RGB uint8)."""
@@ -99,13 +134,60 @@ class PassiveLivenessDetector:
             inactive["minifasnet"] = (
                 "no model configured (liveness.minifasnet_path; `kycguard models import`)"
             )
+        detectors: dict[str, object] = {"fusion": "weighted_cues"}
+        if self._model is not None:
+            detectors["minifasnet"] = {
+                "path": str(self.options.minifasnet_path),
+                "sha256": self.options.minifasnet_sha256,
+            }
+        score = fused_score(signals.values())
+        if self._learned is not None:
+            learned = self._learned_signal(image_rgb, face, signals)
+            score = calibrated_score(
+                float(learned.value or 0.0),
+                self._learned.threshold,
+                self.options.live_threshold,
+                liveness=True,
+            )
+            signals["learned_pad"] = learned
+            detectors["fusion"] = "learned_pad"
+            detectors["learned_pad"] = self._learned.describe()
+        else:
+            inactive["learned_pad"] = "no model configured (liveness.pad_model_path)"
         return LivenessResult(
-            score=fused_score(signals.values()),
+            score=score,
             threshold=self.options.live_threshold,
             attack_threshold=self.options.attack_threshold,
             signals=signals,
             inactive_detectors=inactive,
+            detectors=detectors,
+        )
+
+    def _learned_signal(
+        self, image_rgb: np.ndarray, face: Face, signals: dict[str, Signal]
+    ) -> Signal:
+        assert self._learned is not None
+        features = pad_features(image_rgb, face, signals)
+        p = self._learned.probability(features)
+        thr = self._learned.threshold
+        return Signal(
+            name="learned_pad",
+            family="liveness",
+            value=p,
+            suspicion=p,
+            weight=0.0,  # not fused: when present, it *is* the score (the cues are its inputs)
+            detail=(
+                f"trained PAD model P(attack) = {p:.3f}, operating threshold {thr:.3f} "
+                f"(the liveness score maps {thr:.3f} to the live threshold "
+                f"{self.options.live_threshold:g}); the other cues are its inputs"
+            ),
+            extra={"top_features": self._learned.contributions(features)},
         )
 
     def close(self) -> None:
         self._model = None
+
+
+def _used(model: LinearModel) -> set[str]:
+    """Features the model actually relies on (non-zero coefficient)."""
+    return {n for n, c in zip(model.features, model.coef, strict=True) if abs(c) > 0}

@@ -34,6 +34,7 @@ from kycguard.liveness.deepfake import (
 from kycguard.liveness.fusion import Ramp, fused_score, inverse_score, make_signal
 from kycguard.liveness.geometry import planar_motion, static_scene
 from kycguard.liveness.injection import duplicate_frames, frame_timing, sensor_noise
+from kycguard.liveness.learned import calibrated_score, clip_features, load_model
 from kycguard.liveness.rppg import pulse
 from kycguard.liveness.types import FamilyScore, FrameSample, SequenceAssessment, Signal
 from kycguard.vision.embedder import FaceEmbedder
@@ -115,10 +116,62 @@ def _passive_frames(
         )
     frames = sample([f for t in tracks for f in t], PASSIVE_FRAMES)
     scores = [passive.assess(f.rgb, f.face).score for f in frames if f.face is not None]
+    model = passive.learned
     return make_signal(
         "passive_frames", "liveness", float(np.median(scores)), PASSIVE_RAMP, w,
         "median single-image liveness score of sampled frames", frames=len(scores),
+        fusion="learned_pad" if model is not None else "weighted_cues",
+        pad_model=model.describe() if model is not None else None,
     )  # fmt: skip
+
+
+def _picked(tracks: Sequence[Sequence[FrameSample]]) -> list[FrameSample]:
+    """The frames the image-based cues look at: about IMAGE_CUE_FRAMES spread over the tracks."""
+    return [f for t in tracks for f in sample(t, max(2, IMAGE_CUE_FRAMES // len(tracks)))]
+
+
+def deepfake_features(
+    frames: Sequence[FrameSample], options: LivenessSettings
+) -> dict[str, float] | None:
+    """The learned clip model's inputs, exactly as :func:`assess_sequence` computes them (training
+    uses this); None when no face track is long enough."""
+    scaled = [rescale(f, options.sequence_max_side_px) for f in frames]
+    tracks = split_tracks(scaled, options.min_sequence_frames)
+    if not tracks:
+        return None
+    w = options.sequence_weights
+    picked = _picked(tracks)
+    cues = {
+        "frequency_artifacts": frequency_artifacts(picked, w),
+        "blending_boundary": blending_boundary(picked, w),
+        "landmark_jitter": landmark_jitter(tracks, w),
+    }
+    return clip_features(picked, cues)
+
+
+def _learned_deepfake(
+    picked: Sequence[FrameSample], fake: dict[str, Signal], options: LivenessSettings
+) -> tuple[Signal, float]:
+    """The trained clip model's P(fake) and the deepfake score it sets (its threshold lands on
+    ``deepfake_threshold``); the hand-made deepfake cues stay in the answer as its inputs."""
+    assert options.deepfake_model_path is not None
+    model = load_model(options.deepfake_model_path, options.deepfake_model_sha256, "deepfake")
+    features = clip_features(picked, fake)
+    p = model.probability(features)
+    signal = Signal(
+        name="learned_deepfake",
+        family="deepfake",
+        value=p,
+        suspicion=p,
+        weight=0.0,  # not fused: when present it *is* the deepfake score
+        detail=(
+            f"trained clip model P(fake) = {p:.3f} over {len(picked)} sampled frames, operating "
+            f"threshold {model.threshold:.3f} (mapped to the deepfake threshold "
+            f"{options.deepfake_threshold:g}); the other deepfake cues are its inputs"
+        ),
+        extra={"model": model.describe(), "top_features": model.contributions(features)},
+    )
+    return signal, calibrated_score(p, model.threshold, options.deepfake_threshold, liveness=False)
 
 
 def _family(signals: dict[str, Signal], score: float, verdict: str) -> FamilyScore:
@@ -145,7 +198,7 @@ def assess_sequence(
             "pulse": pulse(tracks, w),
             "passive_frames": _passive_frames(tracks, passive, options),
         }
-        picked = [f for t in tracks for f in sample(t, max(2, IMAGE_CUE_FRAMES // len(tracks)))]
+        picked = _picked(tracks)
         fake = {
             "frequency_artifacts": frequency_artifacts(picked, w),
             "blending_boundary": blending_boundary(picked, w),
@@ -186,6 +239,8 @@ def assess_sequence(
     else:
         live_verdict = "uncertain"
     fake_score = inverse_score(fake.values())
+    if options.deepfake_model_path is not None and tracks:
+        fake["learned_deepfake"], fake_score = _learned_deepfake(picked, fake, options)
     fake_verdict = (
         "unknown"
         if not any(s.active for s in fake.values())

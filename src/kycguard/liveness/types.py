@@ -75,6 +75,9 @@ class LivenessResult:
     signals: dict[str, Signal]
     inactive_detectors: dict[str, str]
     face_found: bool = True
+    # Which detectors produced ``score`` and which model files ran (path, sha256): "fusion" is
+    # "weighted_cues" (hand-set weights) or "learned_pad" (a trained model's calibrated output).
+    detectors: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_live(self) -> bool:
@@ -102,6 +105,7 @@ class LivenessResult:
             "signals": {name: s.to_dict() for name, s in self.signals.items()},
             "active_detectors": self.active_detectors,
             "inactive_detectors": dict(self.inactive_detectors),
+            "detectors": _jsonable(self.detectors),
         }
 
 

@@ -106,6 +106,15 @@ class MetricsService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    def labelled_accepts(
+        self, tenant: str | None, since: datetime, until: datetime
+    ) -> tuple[int, int]:
+        """For the alerts' false-accept health rule: (labelled fraud among the labelled cases
+        that ended approved, labelled cases that ended approved) in the window."""
+        cases = self.cases(since, until, variant=None, tenant=tenant)
+        accepted = [c for c in cases if c.was_fraud is not None and c.final_status == "approved"]
+        return sum(c.was_fraud is True for c in accepted), len(accepted)
+
     def summary(
         self,
         start: datetime | None,
@@ -224,7 +233,7 @@ SLIM_FIELDS: tuple[tuple[str, ...], ...] = (
     ("overall_confidence",),
     ("reasons",),
     ("processing_time_ms",),
-    ("document_authenticity", "reasons"),
+    ("document_authenticity", "checks"),
     ("variant",),
     ("policy", "variant"),
 )
@@ -281,9 +290,13 @@ def _case(
 
 
 def _document_failed(result: dict[str, Any]) -> bool:
-    """The document analysis gave a reason code (an absent MRZ is normal on a card's front)."""
+    """A document check failed (an unread MRZ is normal on a card's front and does not count)."""
     doc = result.get("document_authenticity") or {}
-    return bool(set(doc.get("reasons") or []) - {"MRZ_NOT_FOUND"})
+    checks = doc.get("checks") if isinstance(doc, dict) else None
+    return any(
+        isinstance(c, dict) and c.get("passed") is False and c.get("name") != "mrz_read"
+        for c in checks or []
+    )
 
 
 def _variant(result: dict[str, Any]) -> str | None:

@@ -29,6 +29,7 @@ from kycguard.security.audit import Actor, AuditLog
 from kycguard.security.crypto import KeyRing, row_aad
 from kycguard.store.database import Database
 from kycguard.store.models import Verification
+from kycguard.store.repository import VerificationRepository
 from kycguard.store.security_models import Blob
 from kycguard.store.session_models import KycSession, KycSessionBlob
 
@@ -70,6 +71,7 @@ class ReviewService:
         settings: ReviewSettings,
         events: EventBus,
         known_faces: KnownFaces,
+        verifications: VerificationRepository,
     ) -> None:
         self.db = db
         self.audit = audit
@@ -77,6 +79,7 @@ class ReviewService:
         self.settings = settings
         self.events = events
         self.known_faces = known_faces
+        self.verifications = verifications  # the whole (sealed) answer, for the evidence
 
     # -- opening cases (event subscriber) --------------------------------------------------------
 
@@ -461,8 +464,10 @@ class ReviewService:
         result: dict[str, Any] | None
         timeline: list[dict[str, Any]] = []
         if row.kind == "verification":
-            v = session.get(Verification, row.case_id)
-            result = dict(v.result) if v is not None else None
+            try:
+                result = self.verifications.get(row.case_id)
+            except NotFound:
+                result = None
             kinds = sorted(
                 set(
                     session.scalars(

@@ -113,7 +113,7 @@ class AuditLog:
     def append(
         self,
         session: Session,
-        actor: Actor,
+        actor: Actor | None,
         action: str,
         *,
         target_type: str | None = None,
@@ -122,10 +122,13 @@ class AuditLog:
         details: dict[str, Any] | None = None,
     ) -> AuditEntry:
         """Append inside the caller's transaction (call it before other writes on SQLite: the
-        head update is what takes the write lock)."""
+        head update is what takes the write lock). ``actor`` None: the system.
+
+        Never put a raw ``user_id`` (or anything else erasure must remove) in an entry: entries are
+        immutable. Name a subject by :meth:`kycguard.security.crypto.SubjectHasher.ref`."""
         seq, prev = self._lock_head(session)
         return self._insert(
-            session, seq, prev, actor, action, target_type, target_id, tenant, details
+            session, seq, prev, actor or SYSTEM, action, target_type, target_id, tenant, details
         )
 
     @staticmethod

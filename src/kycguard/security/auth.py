@@ -22,7 +22,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Security
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from kycguard.security.audit import Actor
@@ -30,12 +30,43 @@ from kycguard.security.errors import Forbidden, Unauthenticated
 from kycguard.security.keys import TOKEN_PREFIX, AuthenticatedKey, Role
 
 SESSION_TOKEN_HEADER = "X-Session-Token"
+API_KEY_HEADER = "X-API-Key"
 bearer = HTTPBearer(
     auto_error=False,
     scheme_name="ApiKey",
     description="`Authorization: Bearer kg_...` (an API key). A video session's token "
     "(`X-Session-Token`) is accepted on that session's own routes only.",
 )
+api_key_header = APIKeyHeader(
+    name=API_KEY_HEADER,
+    auto_error=False,
+    scheme_name="XApiKey",
+    description="`X-API-Key: kg_...`: the same API key, the way the seed's clients send it.",
+)
+
+
+def presented_key(credentials: HTTPAuthorizationCredentials | None, header: str | None) -> str:
+    """The API key of the request: ``Authorization: Bearer`` or the seed's ``X-API-Key``.
+
+    Both at once must agree (two different keys in one request is a client bug or an attack on
+    whichever header a proxy logs); the one error is then 401, like an unknown key."""
+    bearer_key = credentials.credentials.strip() if credentials else ""
+    header_key = (header or "").strip()
+    if bearer_key and header_key and bearer_key != header_key:
+        raise Unauthenticated(
+            f"Authorization and {API_KEY_HEADER} carry different keys; send one",
+            code="CONFLICTING_CREDENTIALS",
+        )
+    return bearer_key or header_key
+
+
+def signed_target(request: Request) -> str:
+    """The request target exactly as the client sent it (``%20`` stays ``%20``): the ASGI
+    ``raw_path`` and query string, not Starlette's percent-decoded ``url.path``."""
+    raw = request.scope.get("raw_path")
+    path = raw.decode("latin-1") if isinstance(raw, bytes | bytearray) else request.url.path
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return path + (f"?{query}" if query else "")
 
 
 @dataclass(frozen=True)
@@ -85,21 +116,21 @@ def require(*roles: Role, session_token: bool = False) -> Callable[..., Awaitabl
     async def authenticate(
         request: Request,
         credentials: HTTPAuthorizationCredentials | None = Security(bearer),
+        x_api_key: str | None = Security(api_key_header),
     ) -> Principal:
         security = request.app.state.runtime.security
-        token = credentials.credentials.strip() if credentials else ""
+        token = presented_key(credentials, x_api_key)
         if token.startswith(TOKEN_PREFIX):
             key: AuthenticatedKey = await run_in_threadpool(security.keys.authenticate, token)
             await run_in_threadpool(security.limiter.check_key, key.info.id, key.info.rate_limit)
             if key.signing_secret is not None:
                 body = await request.body()
-                path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 await run_in_threadpool(
                     security.signatures.verify,
                     key.signing_secret,
                     request.headers,
                     request.method,
-                    path,
+                    signed_target(request),
                     body,
                 )
             if key.info.role not in rule.roles:
@@ -117,7 +148,9 @@ def require(*roles: Role, session_token: bool = False) -> Callable[..., Awaitabl
             if owner is not None and (named is None or str(named) == owner):
                 return Principal("session", owner, None, None)
         if not token and not session_token:
-            raise Unauthenticated("send an API key: Authorization: Bearer <key>")
+            raise Unauthenticated(
+                f"send an API key: Authorization: Bearer <key> (or {API_KEY_HEADER}: <key>)"
+            )
         raise Unauthenticated("invalid API key or session token")
 
     authenticate.access_rule = rule  # type: ignore[attr-defined]

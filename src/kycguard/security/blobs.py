@@ -102,21 +102,77 @@ def _info(row: Blob) -> BlobInfo:
 def verification_images(
     selfie: bytes, portrait_rgb: np.ndarray, selfie_template: np.ndarray | None
 ) -> list[NewBlob]:
-    """What a verification keeps: the selfie as uploaded, the document portrait (JPEG) and the
-    selfie's face template (float32)."""
+    """What a verification keeps: the selfie without its metadata, the document portrait (JPEG)
+    and the selfie's face template (float32)."""
     import io
 
     from PIL import Image
 
-    from kycguard.vision.image_io import sniff_format
-
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(portrait_rgb)).save(buf, "JPEG", quality=90)
-    fmt = (sniff_format(selfie) or "octet-stream").lower()
+    media_type, clean = strip_metadata(selfie)
     kept = [
-        NewBlob("selfie", f"image/{fmt}", selfie),
+        NewBlob("selfie", media_type, clean),
         NewBlob("document_portrait", "image/jpeg", buf.getvalue()),
     ]
     if selfie_template is not None:
         kept.append(NewBlob.template("selfie_template", selfie_template))
     return kept
+
+
+# JPEG segments a reviewer needs to see the picture: JFIF (APP0), Adobe colour transform (APP14).
+# Everything else before the image data goes: EXIF (APP1: camera, time, GPS position, thumbnail),
+# XMP, ICC, IPTC (APP13), maker notes, comments (COM).
+_JPEG_KEEP_APP = {0xE0, 0xEE}
+
+
+def strip_metadata(image: bytes) -> tuple[str, bytes]:
+    """``(media type, image)`` without EXIF, GPS, XMP, IPTC, ICC, comments or thumbnails.
+
+    A JPEG upright as stored loses its metadata segments losslessly (the pixels are untouched); a
+    JPEG that needs its EXIF orientation, and every other format, is re-encoded from its pixels
+    (turned upright), which carries no metadata at all."""
+    import io
+
+    from PIL import Image, ImageOps
+
+    with Image.open(io.BytesIO(image)) as img:
+        orientation = img.getexif().get(0x0112, 1)
+        fmt = (img.format or "").upper()
+        if fmt == "JPEG" and orientation == 1:
+            stripped = _strip_jpeg_segments(image)
+            if stripped is not None:
+                return "image/jpeg", stripped
+        upright = ImageOps.exif_transpose(img)
+        out = io.BytesIO()
+        if fmt == "JPEG":
+            upright.convert("RGB").save(out, "JPEG", quality=95)
+            return "image/jpeg", out.getvalue()
+        upright.save(out, "PNG")
+        return "image/png", out.getvalue()
+
+
+def _strip_jpeg_segments(data: bytes) -> bytes | None:
+    """The JPEG without its metadata segments; None if the marker structure is not understood."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    out, i = bytearray(b"\xff\xd8"), 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xDA:  # start of scan: the rest is image data
+            out += data[i:]
+            return bytes(out)
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if length < 2 or i + 2 + length > len(data):
+            return None
+        segment = data[i : i + 2 + length]
+        metadata = (0xE0 <= marker <= 0xEF and marker not in _JPEG_KEEP_APP) or marker == 0xFE
+        if not metadata:
+            out += segment
+        i += 2 + length
+    return None

@@ -63,6 +63,11 @@ class SecuritySettings(_Section):
         description="JSON key file (mode 0600). Unset: DATA_DIR/data-keys.json, generated on first "
         "start. Production: provide the keys from a secret store instead.",
     )
+    subject_key: SecretStr | None = Field(
+        None,
+        description="Key of the pseudonyms that name data subjects in the audit log (HMAC). "
+        "Unset: derived from the oldest data key.",
+    )
     default_key_ttl_days: int | None = Field(
         365, ge=1, description="API keys expire after this many days unless created otherwise."
     )

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -24,7 +26,9 @@ import threading
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from kycguard.errors import KycError
 from kycguard.security.config import SecuritySettings
@@ -82,6 +86,9 @@ class KeyRing:
     def key_ids(self) -> list[str]:
         return list(self._keys)
 
+    def key(self, key_id: str) -> bytes:
+        return self._keys[key_id]
+
     def encrypt(self, plaintext: bytes, aad: bytes = b"") -> bytes:
         self.refresh()
         kid = self.active_id.encode("ascii")
@@ -119,6 +126,33 @@ class KeyRing:
         with self._lock:
             keys, active = read_key_file(self.path)
             self._keys, self.active_id, self._mtime = keys, active, mtime
+
+
+class SubjectHasher:
+    """Pseudonyms for data subjects where the raw ``user_id`` must not be kept (the immutable audit
+    log, records after erasure): ``subj_`` + HMAC-SHA256(key, tenant + user_id), 128 bits.
+
+    The key is ``security.subject_key`` when set, else derived (HKDF-SHA256) from the oldest data
+    key -- the last listed, which rotation keeps until ``--retire-old``. Without the key a pseudonym
+    cannot be reversed or recomputed from a guessed user id; with it, an auditor can find a
+    subject's entries."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    @staticmethod
+    def from_keys(security: SecuritySettings, keyring: KeyRing) -> SubjectHasher:
+        if security.subject_key is not None:
+            return SubjectHasher(security.subject_key.get_secret_value().encode())
+        oldest = keyring.key(keyring.key_ids[-1])
+        derived = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"kycguard subject pseudonym v1"
+        ).derive(oldest)
+        return SubjectHasher(derived)
+
+    def ref(self, tenant: str | None, user_id: str) -> str:
+        message = f"{tenant or ''}\x00{user_id}".encode()
+        return "subj_" + hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
 
 
 def parse_env_keys(text: str) -> tuple[dict[str, bytes], str]:
@@ -164,8 +198,14 @@ def key_file_path(security: SecuritySettings, data_dir: Path) -> Path:
     return security.data_key_file or data_dir / DEFAULT_KEY_FILE
 
 
-def load_keyring(security: SecuritySettings, data_dir: Path) -> KeyRing:
-    """The configured key ring; the default key file is generated on first use (0600)."""
+def load_keyring(
+    security: SecuritySettings, data_dir: Path, *, shared_database: bool = False
+) -> KeyRing:
+    """The configured key ring; the default key file is generated on first use (0600).
+
+    ``shared_database`` (PostgreSQL): no key file is generated. Each host would generate its own and
+    encrypt with a key the other hosts cannot read, so start-up stops and says how to provide the
+    keys instead."""
     if security.data_keys is not None:
         keys, active = parse_env_keys(security.data_keys.get_secret_value())
         return KeyRing(keys, active)
@@ -173,6 +213,15 @@ def load_keyring(security: SecuritySettings, data_dir: Path) -> KeyRing:
     if not path.exists():
         if security.data_key_file is not None:
             raise DataKeyError(f"data key file {path} does not exist")
+        if shared_database:
+            raise DataKeyError(
+                "a shared database (PostgreSQL) needs the same data keys on every host, and no "
+                f"key file exists at {path}: generating one per host would encrypt with keys the "
+                "other hosts cannot read. Provide the keys: KYCGUARD_DATA_KEYS='id:base64key' "
+                "(32 random bytes: `openssl rand -base64 32`) from your secret store, or "
+                "security.data_key_file (KYCGUARD_SECURITY__DATA_KEY_FILE) naming a key file "
+                "shared by every host"
+            )
         kid = new_key_id()
         write_key_file(path, {kid: AESGCM.generate_key(bit_length=256)}, kid)
         log.warning(

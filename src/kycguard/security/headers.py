@@ -112,12 +112,29 @@ class StrictCORS(CORSMiddleware):
 
 
 class JsonBodyLimit(BodySizeLimit):
-    """The general body limit is sized for two images; JSON bodies get a much smaller one."""
+    """The general body limit is sized for two images; JSON bodies get a much smaller one, except
+    the frame routes: a frame is limited by ``sessions.max_frame_bytes`` (its decoded bytes) whether
+    it comes as multipart or as base64 JSON, so their JSON bodies may hold that frame encoded."""
+
+    FRAME_PATHS = ("/frames", "/kyc/upload-video-frame")
+
+    def __init__(self, app: ASGIApp, max_bytes: int, frame_bytes: int = 0) -> None:
+        super().__init__(app, max_bytes)
+        self.general = BodySizeLimit(app, max_bytes)
+        self.frames = BodySizeLimit(app, max(max_bytes, frame_json_bytes(frame_bytes)))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             ctype = Headers(scope=scope).get("content-type", "").split(";")[0].strip().lower()
             if ctype == "application/json" or ctype.endswith("+json"):
-                await super().__call__(scope, receive, send)
+                path = str(scope.get("path", "")).rstrip("/")
+                limit = self.frames if path.endswith(self.FRAME_PATHS) else self.general
+                await limit(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def frame_json_bytes(frame_bytes: int) -> int:
+    """The JSON body that carries a frame of ``frame_bytes`` as a base64 data URL, with room for
+    the other fields: 4/3 of the frame plus 64 KiB."""
+    return -(-frame_bytes * 4 // 3) + 64 * 1024

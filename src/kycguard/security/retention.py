@@ -1,11 +1,14 @@
 """Retention and the right to erasure.
 
-* ``purge``: images, frames and face templates older than ``retention_days`` are deleted; the decision
-  record (``verifications``) stays, so a decision remains explainable without the biometrics.
-* ``erase_subject``: every image, frame and template of one ``user_id`` (within a tenant, or in all
-  tenants for an admin) is deleted now.
+* ``purge``: images, frames, face templates and the sealed personal fields of decision records
+  older than ``retention_days`` are deleted; the decision record (``verifications``: decision,
+  scores, reason codes) stays, so a decision remains explainable without the personal data.
+* ``erase_subject``: the same for one ``user_id`` (within a tenant, or in all tenants for an admin),
+  now; the user id itself is replaced by its pseudonym in the records that stay.
 
-Both are recorded in the audit log in the same transaction as the deletion, with counts only.
+Both are recorded in the audit log in the same transaction as the deletion, with counts only; the
+subject is named there by its keyed pseudonym (:class:`~kycguard.security.crypto.SubjectHasher`),
+never by the raw user id, since audit entries can never be deleted.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from kycguard.security.audit import SYSTEM, Actor, AuditLog
+from kycguard.security.crypto import SubjectHasher
 from kycguard.store.database import Database
+from kycguard.store.models import Verification
+from kycguard.store.repository import erase_personal
 from kycguard.store.security_models import Blob
 
 
@@ -50,16 +56,22 @@ def _delete_known_faces(session: Session, *conditions: Any) -> dict[str, int]:
 
 
 class Retention:
-    def __init__(self, db: Database, audit: AuditLog, retention_days: int) -> None:
+    def __init__(
+        self, db: Database, audit: AuditLog, retention_days: int, subjects: SubjectHasher
+    ) -> None:
         self.db = db
         self.audit = audit
         self.retention_days = retention_days
+        self.subjects = subjects
 
     def purge(self, *, now: datetime | None = None, actor: Actor = SYSTEM) -> dict[str, int]:
         cutoff = (now or datetime.now(UTC)) - timedelta(days=self.retention_days)
         with self.db.session() as session:
             counts = {
-                "blobs": _count(session.execute(delete(Blob).where(Blob.created_at < cutoff)))
+                "blobs": _count(session.execute(delete(Blob).where(Blob.created_at < cutoff))),
+                "verification_personal_data": erase_personal(
+                    session, "retention", older_than=cutoff
+                ),
             }
             models = _session_models()
             if models is not None:
@@ -85,43 +97,85 @@ class Retention:
         return counts
 
     def erase_subject(self, user_id: str, tenant: str | None, actor: Actor) -> dict[str, Any]:
-        """Delete every image, frame and template of ``user_id``; ``tenant`` None: in every tenant."""
+        """Delete every image, frame, template and sealed personal field of ``user_id``;
+        ``tenant`` None: in every tenant."""
         with self.db.session() as session:
             query = delete(Blob).where(Blob.user_id == user_id)
             if tenant is not None:
                 query = query.where(Blob.tenant == tenant)
             counts = {"blobs": _count(session.execute(query))}
-            counts |= _erase_sessions(session, user_id, tenant)
+            counts["verification_personal_data"] = erase_personal(
+                session, "erasure", user_id=user_id, tenant=tenant
+            )
+            counts |= _erase_sessions(session, user_id, tenant, self.subjects)
             model = _known_face_model()
             if model is not None:
                 owned = [model.user_id == user_id]
                 counts |= _delete_known_faces(
                     session, *owned, *([model.tenant == tenant] if tenant is not None else [])
                 )
+            _pseudonymise_verifications(session, user_id, tenant, self.subjects)
+            ref = self.subjects.ref(tenant, user_id)
             entry = self.audit.append(
                 session,
                 actor,
                 "subject.erased",
                 target_type="subject",
-                target_id=user_id,
+                target_id=ref,
                 tenant=tenant,
                 details={"deleted": counts},
             )
-            return {"user_id": user_id, "tenant": tenant, "deleted": counts, "audit_seq": entry.seq}
+            return {
+                "user_id": user_id,
+                "subject_ref": ref,
+                "tenant": tenant,
+                "deleted": counts,
+                "audit_seq": entry.seq,
+            }
 
 
-def _erase_sessions(session: Session, user_id: str, tenant: str | None) -> dict[str, int]:
+def _pseudonymise_verifications(
+    session: Session, user_id: str, tenant: str | None, subjects: SubjectHasher
+) -> None:
+    """The records that stay no longer name the user: their user id becomes its pseudonym (per
+    record tenant, so an admin's erasure across tenants gives each tenant's own pseudonym)."""
+    for model in (Verification, *_review_models()):
+        query = select(model).where(model.user_id == user_id)
+        if tenant is not None:
+            query = query.where(model.tenant == tenant)
+        for row in session.scalars(query):
+            row.user_id = subjects.ref(row.tenant, user_id)
+
+
+def _review_models() -> tuple[Any, ...]:
+    """Review cases, labels and kept fraud faces name the user too, when that feature is installed."""
+    try:
+        from kycguard.reviews.models import CaseLabel, KnownFace, ReviewCase
+    except ImportError:
+        return ()
+    return ReviewCase, CaseLabel, KnownFace
+
+
+def _erase_sessions(
+    session: Session, user_id: str, tenant: str | None, subjects: SubjectHasher
+) -> dict[str, int]:
     models = _session_models()
     if models is None:
         return {}
     kyc_session, session_blob, session_frame = models
-    query = select(kyc_session.id).where(kyc_session.user_id == user_id)
+    query = select(kyc_session).where(kyc_session.user_id == user_id)
     if tenant is not None:
         # only this tenant's sessions: erasing others would let a tenant destroy another tenant's
         # data by guessing user ids. Sessions older than migration 0004 that no verification linked
         # to a tenant have none; an admin erasure (every tenant) covers them.
         query = query.where(kyc_session.tenant == tenant)
-    ids = list(session.scalars(query))
+    rows = list(session.scalars(query))
+    ids = [row.id for row in rows]
+    for row in rows:  # the session's record stays, naming the user by pseudonym only
+        ref = subjects.ref(row.tenant, user_id)
+        row.user_id = ref
+        if isinstance(row.result, dict) and "user_id" in row.result:
+            row.result = row.result | {"user_id": ref}
     if not ids:
         return {"session_blobs": 0, "session_frames": 0}
     return {

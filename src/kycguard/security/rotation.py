@@ -10,6 +10,7 @@ removed, checked by a fresh scan after re-encryption.
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ from kycguard.security.crypto import (
     write_key_file,
 )
 from kycguard.store.database import Database
+from kycguard.store.models import Verification
 from kycguard.store.security_models import ApiKey, Blob
 
 
@@ -44,6 +46,7 @@ class EncryptedColumn:
 ENCRYPTED_COLUMNS: list[EncryptedColumn] = [
     EncryptedColumn(Blob.__table__, ("id",), "content", "key_id"),  # type: ignore[arg-type]
     EncryptedColumn(ApiKey.__table__, ("id",), "signing_secret"),  # type: ignore[arg-type]
+    EncryptedColumn(Verification.__table__, ("id",), "sealed"),  # type: ignore[arg-type]
 ]
 
 
@@ -53,13 +56,13 @@ def register_encrypted_column(column: EncryptedColumn) -> None:
 
 
 def _register_optional_columns() -> None:
-    """Features that keep their own encrypted columns register them on import: video sessions'
-    kept images, known-face templates."""
-    import importlib
-
-    for module in ("kycguard.security.frames", "kycguard.reviews.known_faces"):
-        with contextlib.suppress(ImportError):
-            importlib.import_module(module)
+    """Features that keep their own encrypted columns register them on import."""
+    with contextlib.suppress(ImportError):
+        import kycguard.security.frames  # noqa: F401  (video sessions' kept images)
+    with contextlib.suppress(ImportError):
+        importlib.import_module("kycguard.webhooks.models")  # webhook endpoints' secrets
+    with contextlib.suppress(ImportError):
+        importlib.import_module("kycguard.reviews.known_faces")  # known-face templates
 
 
 def _rows(db: Database, col: EncryptedColumn, batch: int) -> Iterator[list[Any]]:

@@ -19,7 +19,7 @@ from kycguard.security.audit import AuditLog
 from kycguard.security.backends import CounterBackend, open_backend
 from kycguard.security.blobs import BlobStore
 from kycguard.security.config import SecuritySettings
-from kycguard.security.crypto import KeyRing, load_keyring
+from kycguard.security.crypto import KeyRing, SubjectHasher, load_keyring
 from kycguard.security.keys import ApiKeyStore
 from kycguard.security.ratelimit import LivenessLockout, RateLimiter
 from kycguard.security.retention import Retention
@@ -43,6 +43,7 @@ class SecurityRuntime:
     signatures: RequestVerifier
     lockout: LivenessLockout
     retention: Retention
+    subjects: SubjectHasher
 
     def session_of_token(self, token: str) -> str | None:
         """The id of the video session this token was issued with, or None.
@@ -83,7 +84,8 @@ def build_security(
 ) -> SecurityRuntime:
     """``shared_counters=False`` (CLI): counters in memory, so key management works without Redis."""
     s = settings.security
-    keyring = load_keyring(s, settings.data_dir)
+    keyring = load_keyring(s, settings.data_dir, shared_database=_shared(settings))
+    subjects = SubjectHasher.from_keys(s, keyring)
     audit = AuditLog(database)
     redis_url = s.redis_url.get_secret_value() if s.redis_url and shared_counters else None
     backend = open_backend(redis_url)
@@ -98,8 +100,14 @@ def build_security(
         limiter=RateLimiter(backend, s.rate_limits),
         signatures=RequestVerifier(backend, s.signature_window_s),
         lockout=LivenessLockout(backend, s.liveness_lockout),
-        retention=Retention(database, audit, s.retention_days),
+        retention=Retention(database, audit, s.retention_days, subjects),
+        subjects=subjects,
     )
+
+
+def _shared(settings: Settings) -> bool:
+    """A database other hosts may use too (anything but SQLite): every host needs the same keys."""
+    return not settings.effective_database_url.startswith("sqlite")
 
 
 def prepare_data_dir(settings: Settings) -> None:

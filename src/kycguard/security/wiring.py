@@ -39,7 +39,11 @@ def install(app: FastAPI, settings: Settings) -> None:
     publish_access_rules(app)
     document_errors(app)
     s = settings.security
-    app.add_middleware(JsonBodyLimit, max_bytes=s.max_json_bytes)
+    app.add_middleware(
+        JsonBodyLimit,
+        max_bytes=s.max_json_bytes,
+        frame_bytes=settings.sessions.max_frame_bytes,
+    )
     app.add_middleware(AddressRateLimit)
     app.add_middleware(StrictCORS, origins=s.cors_allow_origins)
     app.add_middleware(SecurityHeaders, exempt_paths=("/docs",) if s.public_docs else ())

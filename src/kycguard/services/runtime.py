@@ -10,10 +10,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from kycguard.alerts.service import AlertService
 from kycguard.decision.calibration import Calibration
+from kycguard.documents.analyze import DocumentAnalyzer
 from kycguard.documents.portrait import PortraitFinder
-from kycguard.events import CaseDecided, EventBus, ReviewDecided
+from kycguard.events import CaseDecided, EventBus, KnownFaceMatched, ReviewDecided
 from kycguard.jobs import PeriodicJob
+from kycguard.liveness.passive import PassiveLivenessDetector
+from kycguard.metrics.service import MetricsService
 from kycguard.reviews.service import ReviewService
 from kycguard.security.frames import EncryptedFrameStore
 from kycguard.security.runtime import SecurityRuntime, build_security, prepare_data_dir
@@ -26,6 +30,7 @@ from kycguard.vision.detector import MediaPipeDetectorOptions, MediaPipeFaceDete
 from kycguard.vision.embedder import DlibEmbedder, FaceEmbedder, OnnxEmbedder, OnnxEmbedderOptions
 from kycguard.vision.landmarker import FaceLandmarkerOptions
 from kycguard.vision.matcher import FaceMatcher, FaceMatcherOptions
+from kycguard.webhooks.service import WebhookService
 
 
 @dataclass
@@ -83,9 +88,13 @@ class Runtime:
     model_status: dict[str, str] = field(default_factory=dict)
     events: EventBus = field(default_factory=EventBus)  # subscribers: alerts, webhooks, reviews
     jobs: list[PeriodicJob] = field(default_factory=list)  # run by kycguard.jobs or a task queue
+    alerts: AlertService = field(kw_only=True)
+    webhooks: WebhookService = field(kw_only=True)
     reviews: ReviewService | None = None  # the review queue, feedback labels, known faces
 
     def health(self) -> dict[str, object]:
+        """Ready when the database answers and every model is ``loaded`` or deliberately
+        ``inactive`` (not configured); a model that ``failed`` to load makes it 503."""
         try:
             self.database.ping()
             database = "ok"
@@ -99,7 +108,11 @@ class Runtime:
 
 
 def build_reviews(
-    settings: Settings, database: Database, security: SecurityRuntime, events: EventBus
+    settings: Settings,
+    database: Database,
+    security: SecurityRuntime,
+    events: EventBus,
+    verifications: VerificationRepository,
 ) -> ReviewService:
     """The review queue, subscribed to decisions (cases, known faces) and to Prometheus counts."""
     from kycguard.metrics.prometheus import count_decisions
@@ -107,19 +120,58 @@ def build_reviews(
 
     known = KnownFaces(database, security.keyring, settings.reviews.known_face_distance)
     reviews = ReviewService(
-        database, security.audit, security.keyring, settings.reviews, events, known
+        database, security.audit, security.keyring, settings.reviews, events, known, verifications
     )
     events.subscribe(reviews.on_case_decided, CaseDecided)
     events.subscribe(count_decisions, CaseDecided, ReviewDecided)
     return reviews
 
 
+def build_notifications(
+    settings: Settings, database: Database, security: SecurityRuntime, events: EventBus
+) -> tuple[AlertService, WebhookService]:
+    """Alerts and integrator webhooks, subscribed to the decisions they react to. The FAR rule's
+    label provider is connected by whoever stores labels (``alerts.far``)."""
+    alerts = AlertService(
+        database, settings.alerts, security.audit, pseudonym=security.subjects.ref
+    )
+    webhooks = WebhookService(database, security.keyring, security.audit, settings.webhooks)
+    events.subscribe(alerts.on_case_decided, CaseDecided)
+    events.subscribe(alerts.on_known_face, KnownFaceMatched)
+    events.subscribe(webhooks.on_case_decided, CaseDecided)
+    events.subscribe(webhooks.on_review_decided, ReviewDecided)
+    return alerts, webhooks
+
+
+def load_liveness(settings: Settings) -> tuple[PassiveLivenessDetector, dict[str, str]]:
+    """Passive liveness and the real state of its models. A configured MiniFASNet that does not
+    load (missing file, wrong hash) leaves the server up but not ready (``/health`` 503, status
+    ``failed: ...``), with liveness running on its other cues, so the operator sees why."""
+    from kycguard.errors import KycError
+
+    try:
+        detector = PassiveLivenessDetector.create_from_options(settings.liveness)
+    except (KycError, OSError, ValueError, RuntimeError) as exc:
+        without = settings.liveness.model_copy(update={"minifasnet_path": None})
+        detector = PassiveLivenessDetector.create_from_options(without)
+        return detector, {"passive_liveness": "loaded", "minifasnet": f"failed: {exc}"}
+    return detector, {"passive_liveness": "loaded"} | detector.model_status
+
+
+def document_ocr_status(settings: Settings, documents: DocumentAnalyzer) -> dict[str, str]:
+    from kycguard.documents.ocr import tesseract_available
+
+    status = {"document_ocr": f"loaded (rapidocr, {settings.documents.ocr_threads} threads)"}
+    if settings.documents.ocr_engine == "rapidocr+tesseract":
+        status["tesseract"] = (
+            "loaded" if tesseract_available() else "inactive (tesseract not installed)"
+        )
+    return status
+
+
 @contextmanager
 def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> Iterator[Runtime]:
     """Load everything once; close it all on exit, whatever happens."""
-    from kycguard.documents.analyze import DocumentAnalyzer
-    from kycguard.liveness.passive import PassiveLivenessDetector
-
     settings = settings or get_settings()
     closers: list[Callable[[], None]] = []
     try:
@@ -134,12 +186,17 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
         vision = build_vision(settings)
         closers.append(vision.close)
         documents = DocumentAnalyzer.create(settings.documents)
-        liveness = PassiveLivenessDetector.create_from_options(settings.liveness)
+        liveness, liveness_status = load_liveness(settings)
         closers.append(liveness.close)
         events = EventBus()
         repository = VerificationRepository(
-            database, blobs=security.blobs, audit=security.audit, events=events
+            database,
+            blobs=security.blobs,
+            audit=security.audit,
+            events=events,
+            cipher=security.keyring,  # personal fields of decision records sealed at rest
         )
+        repository.seal_legacy()  # records written before migration 0006
         service = VerificationService(
             settings,
             vision.detector,
@@ -162,7 +219,9 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             lockout=security.lockout,
             events=events,
         )
-        reviews = build_reviews(settings, database, security, events)
+        alerts, webhooks = build_notifications(settings, database, security, events)
+        reviews = build_reviews(settings, database, security, events, repository)
+        alerts.far = MetricsService(database).labelled_accepts  # labels feed the FAR health rule
         yield Runtime(
             settings,
             vision,
@@ -171,9 +230,13 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             service,
             sessions,
             security,
-            {"document_ocr": "loaded", "passive_liveness": "loaded", "security": security.status()},
+            document_ocr_status(settings, documents)
+            | liveness_status
+            | {"security": security.status()},
             events=events,
-            jobs=security.jobs(),
+            jobs=security.jobs() + alerts.jobs() + webhooks.jobs(),
+            alerts=alerts,
+            webhooks=webhooks,
             reviews=reviews,
         )
     finally:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from kycguard import strictjson
 from kycguard.errors import InvalidRequest
 
 _DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")
@@ -43,14 +43,13 @@ class StructuredData(BaseModel):
 def parse_structured_data(raw: str | bytes | dict[str, Any] | None) -> StructuredData | None:
     if raw is None or raw == "" or raw == b"":
         return None
-    try:
-        data = json.loads(raw) if isinstance(raw, str | bytes) else raw
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest(
-            f"structured_data is not valid JSON: {exc.msg} at position {exc.pos}",
-            code="INVALID_STRUCTURED_DATA",
-            field="structured_data",
-        ) from exc
+    data = (
+        strictjson.loads(
+            raw, field="structured_data", code="INVALID_STRUCTURED_DATA", what="structured_data"
+        )
+        if isinstance(raw, str | bytes)
+        else raw
+    )
     if not isinstance(data, dict):
         raise InvalidRequest(
             "structured_data must be a JSON object",

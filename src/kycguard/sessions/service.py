@@ -55,9 +55,27 @@ _MAX_RACES = 8  # compare-and-swap retries before a frame is refused as SESSION_
 
 @dataclass(frozen=True)
 class FrameUpload:
+    """A frame as sent. The seed's clients send neither ``sequence`` nor ``timestamp_ms``: the
+    server's arrival order and clock stand in (:meth:`on_arrival`), and the order, clock and replay
+    checks run on those exactly as on a client's values."""
+
+    data: bytes
+    sequence: int | None
+    timestamp_ms: float | None  # capture time on the client's clock (any epoch; differences count)
+
+    def on_arrival(self, last_sequence: int) -> ArrivedFrame:
+        return ArrivedFrame(
+            self.data,
+            last_sequence + 1 if self.sequence is None else self.sequence,
+            _now_ms() if self.timestamp_ms is None else self.timestamp_ms,
+        )
+
+
+@dataclass(frozen=True)
+class ArrivedFrame:
     data: bytes
     sequence: int
-    timestamp_ms: float  # capture time on the client's clock (any epoch; only differences count)
+    timestamp_ms: float
 
 
 class _Stale(Exception):
@@ -253,38 +271,39 @@ class SessionService:
         row = self.repository.load(session_id, tenant)
         self._authorise(row, token, required=not backend)
         self._check_accepting(row)
-        self._check_order(row, upload, _now_ms())
-        digest = hashlib.sha256(upload.data).hexdigest()
+        frame = upload.on_arrival(row.last_sequence)
+        self._check_order(row, frame, _now_ms())
+        digest = hashlib.sha256(frame.data).hexdigest()
         self._check_fresh_bytes(session_id, digest)
         analysis = analyse_image(
-            decode_frame(upload.data, self.settings), self.detector, self.settings
+            decode_frame(frame.data, self.settings), self.detector, self.settings
         )
         # the pixel check's results hold for this frame whatever state a retry finds
         probe = self._probe(session_id, analysis)
         for _ in range(_MAX_RACES):
             now_ms = _now_ms()
             self._check_accepting(row)
-            self._check_order(row, upload, now_ms)
+            self._check_order(row, frame, now_ms)
             result = self.tracker.step(
-                row.state, analysis.tracker_input(upload.timestamp_ms, now_ms), probe
+                row.state, analysis.tracker_input(frame.timestamp_ms, now_ms), probe
             )
-            state = _with_clock(result.state, row.state, upload.timestamp_ms, now_ms)
+            state = _with_clock(result.state, row.state, frame.timestamp_ms, now_ms)
             blobs = self._blobs(result, analysis)
             try:
                 with self.repository.transaction() as tx:
                     values = {
                         "state": state,
                         "frames_received": row.frames_received + 1,
-                        "last_sequence": upload.sequence,
+                        "last_sequence": frame.sequence,
                     }
                     if not self.repository.swap(tx, session_id, row.version, values):
                         raise _Stale
                     tx.add(
                         KycSessionFrame(
                             session_id=session_id,
-                            sequence=upload.sequence,
+                            sequence=frame.sequence,
                             sha256=digest,
-                            client_ts_ms=upload.timestamp_ms,
+                            client_ts_ms=frame.timestamp_ms,
                             received_at=datetime.now(UTC),
                             face_count=analysis.face_count,
                         )
@@ -293,11 +312,12 @@ class SessionService:
                         self.frames.put(tx, session_id, key, data, media_type)
             except _Stale:
                 row = self.repository.load(session_id)
+                frame = upload.on_arrival(row.last_sequence)
                 continue
             except IntegrityError:
                 self._check_fresh_bytes(session_id, digest)
                 raise _error(
-                    f"frame {upload.sequence} was already received", "FRAME_OUT_OF_ORDER", 409
+                    f"frame {frame.sequence} was already received", "FRAME_OUT_OF_ORDER", 409
                 ) from None
             summary = self.tracker.summary(state, now_ms)
             if summary["current_challenge"] is not None:
@@ -305,7 +325,7 @@ class SessionService:
                 summary["current_challenge"]["instruction"] = INSTRUCTIONS[current]
             return {
                 "session_id": session_id,
-                "sequence": upload.sequence,
+                "sequence": frame.sequence,
                 "accepted": True,
                 "face_detected": bool(analysis.faces),
                 "face_count": analysis.face_count,
@@ -367,7 +387,7 @@ class SessionService:
                 409,
             )
 
-    def _check_order(self, row: KycSession, upload: FrameUpload, now_ms: float) -> None:
+    def _check_order(self, row: KycSession, upload: ArrivedFrame, now_ms: float) -> None:
         s = self.settings.sessions
         if upload.sequence <= row.last_sequence:
             raise _error(

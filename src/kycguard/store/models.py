@@ -1,11 +1,12 @@
-"""ORM models. Only decision records live here: images are not persisted until encryption at rest."""
+"""ORM models of decision records. Their personal fields are sealed (``sealed``, see
+:mod:`kycguard.store.personal`); images live encrypted in ``blobs``."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Index, String
+from sqlalchemy import JSON, DateTime, Float, Index, LargeBinary, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -26,6 +27,12 @@ class Verification(Base):
     document_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     user_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     tenant: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # the whole answer, AES-GCM with the data keys; NULL once erased or purged (migration 0006)
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    personal_erased_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    personal_erased_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
     __table_args__ = (
         Index("ix_verifications_created_at", "created_at"),

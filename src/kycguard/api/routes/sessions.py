@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,12 +18,14 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from kycguard import strictjson
 from kycguard.api.deps import runtime
 from kycguard.api.forms import read_form
 from kycguard.errors import InvalidRequest, PayloadTooLarge
 from kycguard.security.auth import Principal, require
 from kycguard.security.keys import Role
 from kycguard.services.runtime import Runtime
+from kycguard.sessions import seed
 from kycguard.sessions.service import FrameUpload
 
 router = APIRouter(prefix="/api/v1", tags=["sessions"])
@@ -37,10 +38,13 @@ Body = TypeVar("Body", bound=BaseModel)
 integrator = require(Role.INTEGRATOR)
 browser = require(session_token=True)
 either = require(Role.INTEGRATOR, Role.REVIEWER, session_token=True)
+# the seed's alias routes: the page's session token, or its backend relaying with an integrator
+# key of the session's tenant
+relay = require(Role.INTEGRATOR, session_token=True)
 
 
 class _Strict(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "allow_inf_nan": False}
 
 
 class CreateSession(_Strict):
@@ -58,12 +62,20 @@ class FrameJson(FrameFields):
     frame: str = Field(description='"data:image/jpeg;base64,..." or plain base64 (JPEG, PNG, WebP)')
 
 
-class AliasFrameJson(FrameJson):
-    session_id: str
+class AliasFrameFields(_Strict):
+    """The seed's client sends neither: the server's arrival order and clock stand in."""
+
+    sequence: int | None = Field(None, ge=0, lt=2**31)
+    timestamp: float | None = Field(None, ge=0)
+
+
+class AliasFrameJson(AliasFrameFields):
+    session_id: str = Field(min_length=1, max_length=64)
+    frame: str
 
 
 class AliasSession(_Strict):
-    session_id: str
+    session_id: str = Field(min_length=1, max_length=64)
 
 
 def _reviewed(rt: Runtime, view: dict[str, Any]) -> dict[str, Any]:
@@ -78,10 +90,7 @@ def _token(request: Request) -> str | None:
 
 
 async def _json(request: Request, model: type[Body]) -> Body:
-    try:
-        payload = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"the body is not valid JSON: {exc}", code="INVALID_JSON") from exc
+    payload = strictjson.loads(await request.body())
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
@@ -151,9 +160,13 @@ async def _create(request: Request, rt: Runtime, who: Principal) -> dict[str, An
     )
 
 
-async def _frame(request: Request, rt: Runtime, path_session_id: str | None) -> dict[str, Any]:
+async def _frame(
+    request: Request, rt: Runtime, path_session_id: str | None, who: Principal
+) -> dict[str, Any]:
+    """``path_session_id`` None: the seed's alias, session_id in the body, sequence and timestamp
+    optional."""
     max_bytes = rt.settings.sessions.max_frame_bytes
-    fields: FrameFields
+    fields: FrameFields | AliasFrameFields
     if _kind(request) == "json":
         if path_session_id is None:
             alias = await _json(request, AliasFrameJson)
@@ -169,14 +182,28 @@ async def _frame(request: Request, rt: Runtime, path_session_id: str | None) -> 
         )
         if "frame" not in files:
             raise InvalidRequest("missing file field: frame", code="MISSING_FIELD", field="frame")
+        if len(files["frame"]) > max_bytes:
+            raise PayloadTooLarge(f"frame is larger than {max_bytes} bytes", field="frame")
         found = path_session_id or texts.pop("session_id", None)
         if not found:
             raise InvalidRequest(
                 "missing field: session_id", code="MISSING_FIELD", field="session_id"
             )
-        session_id, fields, data = found, _validated(FrameFields, dict(texts)), files["frame"]
+        if path_session_id is not None:
+            fields = _validated(FrameFields, dict(texts))
+        else:
+            fields = _validated(AliasFrameFields, dict(texts))
+        session_id, data = found, files["frame"]
     upload = FrameUpload(data, fields.sequence, fields.timestamp)
-    return await run_in_threadpool(rt.sessions.add_frame, session_id, _token(request), upload)
+    return await run_in_threadpool(
+        lambda: rt.sessions.add_frame(
+            session_id,
+            _token(request),
+            upload,
+            backend=who.kind == "key",
+            tenant=who.tenant_filter,
+        )
+    )
 
 
 @router.post(
@@ -197,9 +224,9 @@ async def add_frame(
     session_id: str,
     request: Request,
     rt: Runtime = Depends(runtime),
-    _: Principal = Depends(browser),
+    who: Principal = Depends(browser),
 ) -> dict[str, Any]:
-    return await _frame(request, rt, session_id)
+    return await _frame(request, rt, session_id, who)
 
 
 @router.post("/sessions/{session_id}/complete", summary="Finish the session: the final decision")
@@ -250,24 +277,33 @@ async def start_session(
 
 @router.post(
     "/kyc/upload-video-frame",
-    summary="Alias of POST /api/v1/sessions/{id}/frames with session_id in the body",
+    summary="Alias of POST /api/v1/sessions/{id}/frames: the seed's body "
+    '{"session_id", "frame"} (sequence and timestamp optional)',
 )
 async def upload_video_frame(
-    request: Request, rt: Runtime = Depends(runtime), _: Principal = Depends(browser)
+    request: Request, rt: Runtime = Depends(runtime), who: Principal = Depends(relay)
 ) -> dict[str, Any]:
-    return await _frame(request, rt, None)
+    return seed.frame_answer(await _frame(request, rt, None, who))
 
 
-@router.post("/kyc/complete-verification", summary="Alias of POST /api/v1/sessions/{id}/complete")
+@router.post(
+    "/kyc/complete-verification",
+    summary='Alias of POST /api/v1/sessions/{id}/complete: the seed\'s body {"session_id"}',
+)
 async def complete_verification(
-    request: Request, rt: Runtime = Depends(runtime), who: Principal = Depends(browser)
+    request: Request, rt: Runtime = Depends(runtime), who: Principal = Depends(relay)
 ) -> dict[str, Any]:
     body = await _json(request, AliasSession)
-    return await run_in_threadpool(
+    result = await run_in_threadpool(
         lambda: rt.sessions.complete(
-            body.session_id, _token(request), tenant=who.tenant_filter, actor=who.actor
+            body.session_id,
+            _token(request),
+            backend=who.kind == "key",
+            tenant=who.tenant_filter,
+            actor=who.actor,
         )
     )
+    return seed.completion_answer(result)
 
 
 @router.get("/kyc/get-session-status", summary="Alias of GET /api/v1/sessions/{id}")
@@ -277,4 +313,6 @@ def get_session_status(
     rt: Runtime = Depends(runtime),
     who: Principal = Depends(either),
 ) -> dict[str, Any]:
-    return _reviewed(rt, rt.sessions.get(session_id, _token(request), who.tenant_filter))
+    return seed.status_answer(
+        _reviewed(rt, rt.sessions.get(session_id, _token(request), who.tenant_filter))
+    )
