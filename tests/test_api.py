@@ -14,7 +14,7 @@ import httpx
 import numpy as np
 import pytest
 from documents.render import Identity, camera, on_table, render_td1
-from PIL import Image
+from PIL import Image, ImageOps
 from sqlalchemy import create_engine, text
 from support.env import missing
 from support.imagefiles import bomb_png, encode
@@ -29,16 +29,21 @@ DECLARED = {
 
 
 def photo(path: Path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("RGB"))
+    return np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
+
+
+def card_of(face: np.ndarray, holder: Identity = HOLDER) -> bytes:
+    """An ID card with a valid MRZ around ``face``, photographed lying on a table."""
+    try:
+        rendered = render_td1(face, holder)
+    except FileNotFoundError as exc:
+        missing(str(exc))
+    return encode(camera(on_table(rendered.image, tilt=0.05, angle_deg=-2)))
 
 
 @pytest.fixture(scope="module")
 def card(fr_test_images: Path) -> bytes:
-    try:
-        rendered = render_td1(photo(fr_test_images / "obama.jpg"), HOLDER)
-    except FileNotFoundError as exc:
-        missing(str(exc))
-    return encode(camera(on_table(rendered.image, tilt=0.05, angle_deg=-2)))
+    return card_of(photo(fr_test_images / "obama.jpg"))
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +108,19 @@ def test_genuine_holder_is_accepted_and_stored(
     r = verify(client, card, (fr_test_images / "obama2.jpg").read_bytes(), DECLARED)
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["status"] in ("approved", "manual_review"), body
+    # identity evidence (the MRZ read with valid check digits) and a matching live face: approved
+    assert body["status"] == "approved", (body["reasons"], body["errors"])
+    assert body["reasons"] == [] and body["errors"] == [] and body["identity_verified"] is True
+    assert body["document_authenticity"]["identity_evidence"]["source"] == "mrz"
+    assert body["image_reuse"]["reused"] is False
+    assert body["message"] == "Your identity has been verified."
+    assert body["confidence"] == body["face_match"]["confidence"]
+    assert 0.65 <= body["liveness_check"]["liveness_score"] <= 1
+    assert body["liveness_check"]["liveness_score"] == round(
+        body["liveness_check"]["score"] / 100, 3
+    )
+    authenticity = body["document_authenticity"]["authenticity_score"]
+    assert authenticity == body["document_authenticity"]["score"] and 80 < authenticity <= 100
     assert body["face_match"]["is_match"] is True and body["face_match"]["confidence"] > 85
     assert body["face_match"]["distance"] < body["face_match"]["threshold"]
     assert "FACE_MISMATCH" not in body["reasons"]
@@ -161,6 +178,91 @@ def test_expiry_from_structured_data_when_the_document_shows_none(
     response = verify(client, document, selfie, {"date_expiration": "2099-01-01"})
     assert response.status_code == 200, response.text
     assert "DOCUMENT_EXPIRED" not in response.json()["reasons"]
+
+
+def test_the_selfie_sent_as_the_document_is_rejected(
+    client: httpx.Client, fr_test_images: Path
+) -> None:
+    """The hole of issue 9: one selfie as both files was approved at 87.2."""
+    selfie = (fr_test_images / "obama2.jpg").read_bytes()
+    body = verify(client, selfie, selfie).json()
+    assert body["status"] == "rejected", body["reasons"]
+    assert "SELFIE_REUSED_FROM_DOCUMENT" in body["reasons"]
+    assert "NOT_AN_IDENTITY_DOCUMENT" in body["reasons"]
+    assert body["image_reuse"]["image_hash_distance"] == 0 and body["identity_verified"] is False
+    assert body["message"].startswith("The selfie is the picture from your ID document")
+
+
+def test_the_document_portrait_cut_out_as_the_selfie_is_rejected(
+    client: httpx.Client, fr_test_images: Path
+) -> None:
+    """Someone holding only the card: the portrait cropped out of its photo, sent as the selfie."""
+    rendered = render_td1(photo(fr_test_images / "obama.jpg"), HOLDER)
+    sheet = camera(on_table(rendered.image))
+    x, y, w, h = rendered.portrait_box
+    # the sheet lies square in the middle of the table (render.on_table: an 18 % margin)
+    (rows, cols), (out_rows, out_cols) = rendered.image.shape[:2], sheet.shape[:2]
+    dx, dy = (out_cols - cols) // 2, (out_rows - rows) // 2
+    crop = sheet[y + dy - 10 : y + dy + h + 10, x + dx - 10 : x + dx + w + 10]
+    selfie = encode(
+        np.asarray(Image.fromarray(crop).resize((2 * crop.shape[1], 2 * crop.shape[0])))
+    )
+    body = verify(client, encode(sheet), selfie).json()
+    assert body["status"] == "rejected", (body["reasons"], body["image_reuse"])
+    assert body["reasons"][0] == "SELFIE_REUSED_FROM_DOCUMENT", body["reasons"]
+    assert body["image_reuse"]["face_correlation"] > 0.88
+    # the card itself is genuine: its identity was read, only the selfie is not a selfie
+    assert body["document_authenticity"]["identity_evidence"]["source"] == "mrz"
+
+
+def test_a_plain_portrait_is_not_an_identity_document(
+    client: httpx.Client, fr_test_images: Path
+) -> None:
+    """A portrait photo of the holder as the "document": no card, no printed field. It was approved
+    as an ID before (the document score only dropped to 50)."""
+    document = (fr_test_images / "obama.jpg").read_bytes()
+    body = verify(client, document, (fr_test_images / "obama2.jpg").read_bytes()).json()
+    assert body["status"] == "rejected", body["reasons"]
+    # the hard rule first; the low authenticity score (50 < 60) is listed after it
+    assert body["reasons"] == ["NOT_AN_IDENTITY_DOCUMENT", "DOCUMENT_AUTHENTICITY_LOW"]
+    assert body["face_match"]["is_match"] is True and body["image_reuse"]["reused"] is False
+    evidence = body["document_authenticity"]["identity_evidence"]
+    assert evidence["source"] is None and evidence["face_fraction"] > 0.2
+    assert any("not an identity document" in e for e in body["errors"])
+
+
+def test_a_card_whose_identity_cannot_be_read_is_never_approved(
+    client: httpx.Client, fr_test_images: Path
+) -> None:
+    """A card (portrait on a printed background) with its text and MRZ painted over: it is a
+    document, but nothing on it says who the holder is, so a reviewer must look."""
+    rendered = render_td1(photo(fr_test_images / "obama.jpg"), HOLDER)
+    sheet = rendered.image.copy()
+    x, y, w, h = rendered.portrait_box
+    sheet[:, x + w + 20 :] = sheet[y + h + 10, x + w + 10]  # the visual zone, right of the portrait
+    sheet[y + h + 40 :, :] = sheet[y + h + 10, x + w + 10]  # the back with the MRZ
+    body = verify(
+        client, encode(camera(on_table(sheet))), (fr_test_images / "obama2.jpg").read_bytes()
+    ).json()
+    assert body["status"] == "manual_review", body["reasons"]
+    assert "DOCUMENT_NOT_RECOGNISED" in body["reasons"]
+    assert body["face_match"]["is_match"] is True and body["identity_verified"] is False
+
+
+def test_a_printed_photo_as_the_selfie_is_rejected_for_liveness(
+    client: httpx.Client, eval_data: Path
+) -> None:
+    """The seed's own test: a printed photo held up to the camera (Silent-Face image_F1) is rejected
+    with "liveness" among the errors. The card carries the same person's live photo (image_T1)."""
+    pad = eval_data / "pad/silent_face/images"
+    body = verify(client, card_of(photo(pad / "image_T1.jpg")), (pad / "image_F1.jpg").read_bytes())
+    result = body.json()
+    assert result["status"] == "rejected", result["reasons"]
+    assert (
+        "LIVENESS_FAILED" in result["reasons"] and result["liveness_check"]["verdict"] == "attack"
+    )
+    assert any("liveness" in e.lower() for e in result["errors"])
+    assert result["liveness_check"]["liveness_score"] < 0.65
 
 
 def test_unknown_verification_is_404(client: httpx.Client) -> None:

@@ -22,6 +22,8 @@ BENCHES: dict[str, str] = {
     "pad": "single-image presentation-attack detection (APCER/BPCER) on labelled images",
     "deepfake": "deepfake, liveness and injection scores of labelled video clips",
     "frames": "video-session frame analysis time per core at 640x480 (median, p95)",
+    "reuse": "selfie-reused-from-document test: false alarms on genuine pairs, detection of reuse",
+    "cards": "photographed ID cards through /verify: MRZ reads, tampering false alarms, decisions, attacks",
     "known-faces": "known-faces search time at up to 100,000 templates, and index loading",
 }
 

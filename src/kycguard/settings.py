@@ -25,6 +25,7 @@ from pydantic_settings import (
 )
 
 from kycguard.alerts.config import AlertSettings
+from kycguard.decision.config import EvidenceSettings
 from kycguard.documents.config import DocumentSettings
 from kycguard.errors import ConfigError
 from kycguard.liveness.config import LivenessSettings
@@ -183,6 +184,7 @@ class Settings(BaseSettings):
     quality: QualitySettings = QualitySettings()
     face_match: FaceMatchSettings = FaceMatchSettings()
     decision: DecisionSettings = DecisionSettings()
+    evidence: EvidenceSettings = EvidenceSettings()
     models: ModelSettings = ModelSettings()
     liveness: LivenessSettings = LivenessSettings()
     documents: DocumentSettings = DocumentSettings()

@@ -173,7 +173,7 @@ def test_reviewer_claims_and_decides_a_case_over_http(
         "quality_and_face_match",
         "document_checks",
     }
-    detection = {"detector": "face_detection"}
+    detection = {"detector": "decode_and_faces"}
     assert _sample(scrape, "kycguard_detector_seconds_count", detection) >= 1
     waiting = {"kind": "verification", "status": "manual_review"}
     assert _sample(scrape, "kycguard_decisions_total", waiting) >= 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kycguard.decision.config import EvidenceSettings
 from kycguard.decision.findings import Finding, Severity
 from kycguard.settings import Settings
 from kycguard.vision import quality
@@ -60,9 +61,20 @@ def match_findings(match: MatchResult, settings: Settings) -> list[Finding]:
     return out
 
 
-def document_findings(doc: dict[str, Any]) -> list[Finding]:
-    """Each document check's reason codes, as hard as the check itself says it is."""
+def document_findings(doc: dict[str, Any], min_score: float) -> list[Finding]:
+    """Each document check's reason codes, as hard as the check itself says it is; and a review
+    when the authenticity score is below ``min_score`` (``decision.min_authenticity_score``,
+    the seed's ``authenticity_score_min``) even though no single check failed hard."""
     out: list[Finding] = []
+    score = doc.get("score")
+    if isinstance(score, int | float) and score < min_score:
+        out.append(
+            Finding(
+                "DOCUMENT_AUTHENTICITY_LOW",
+                f"the document's authenticity score {score:.0f} is below {min_score:.0f}",
+                Severity.REVIEW,
+            )
+        )
     seen: set[str] = set()
     for check in doc.get("checks", []):
         for code in check.get("reason_codes", []):
@@ -89,21 +101,81 @@ _INFO_DOCUMENT_CODES = {"MRZ_NOT_FOUND"}
 
 
 def liveness_findings(live: dict[str, Any]) -> list[Finding]:
+    """Passive liveness of a selfie: a confident attack verdict rejects, an unsure one holds."""
     verdict = live.get("verdict")
     if verdict == "attack":
         return [
             Finding(
                 "LIVENESS_FAILED",
-                "the selfie looks like a photo of a photo or of a screen",
-                Severity.REVIEW,
+                "liveness check failed: the selfie looks like a photo of a photo or of a screen "
+                f"(liveness score {live.get('score')})",
+                Severity.REJECT,
             )
         ]
     if verdict == "uncertain":
         return [
             Finding(
                 "LIVENESS_UNCERTAIN",
-                "passive liveness could not confirm a live person",
+                "liveness check inconclusive: passive liveness could not confirm a live person",
                 Severity.REVIEW,
             )
         ]
     return []
+
+
+def sequence_findings(assessed: dict[str, Any], settings: EvidenceSettings) -> list[Finding]:
+    """Presentation-attack, deepfake and injection verdicts of a session's frames: a confident
+    attack verdict of any of the three rejects; an unsure one holds the case for review."""
+    verdicts = assessed["verdicts"]
+    out: list[Finding] = []
+    if verdicts["liveness"] == "attack":
+        out.append(
+            Finding(
+                "LIVENESS_FAILED",
+                "liveness check failed: the session frames look like a photo or a screen "
+                f"(sequence liveness {assessed['liveness_score']})",
+                Severity.REJECT,
+            )
+        )
+    elif verdicts["liveness"] == "uncertain":
+        out.append(
+            Finding(
+                "SEQUENCE_LIVENESS_UNCERTAIN",
+                "liveness check inconclusive: passive cues of the recent frames could not confirm "
+                f"a live person (score {assessed['liveness_score']})",
+                Severity.REVIEW,
+            )
+        )
+    if verdicts["deepfake"] == "fake":
+        score = assessed["deepfake_score"]
+        confident = score >= settings.deepfake_reject_at
+        out.append(
+            Finding(
+                "DEEPFAKE_SUSPECTED" if confident else "DEEPFAKE_UNCERTAIN",
+                f"the face shows synthetic-face artefacts (deepfake score {score}"
+                + (
+                    ""
+                    if confident
+                    else f", below the {settings.deepfake_reject_at:g} of a sure verdict"
+                )
+                + ")",
+                Severity.REJECT if confident else Severity.REVIEW,
+            )
+        )
+    if verdicts["injection"] == "injected":
+        score = assessed["injection_score"]
+        confident = score >= settings.injection_reject_at
+        out.append(
+            Finding(
+                "INJECTION_SUSPECTED" if confident else "INJECTION_UNCERTAIN",
+                f"the frames look like a replayed or injected stream (injection score {score}"
+                + (
+                    ""
+                    if confident
+                    else f", below the {settings.injection_reject_at:g} of a sure verdict"
+                )
+                + ")",
+                Severity.REJECT if confident else Severity.REVIEW,
+            )
+        )
+    return out

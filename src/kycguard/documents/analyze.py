@@ -26,6 +26,7 @@ from kycguard.documents.barcode import BarcodeRead, decode_pdf417
 from kycguard.documents.config import DocumentSettings
 from kycguard.documents.mrz.read import MrzReading, ReadOptions, read_mrz
 from kycguard.documents.ocr import OcrEngine, tesseract_available
+from kycguard.documents.rectify import Rectification, rectify
 from kycguard.documents.report import CheckResult, DocumentReport, Reason
 from kycguard.documents.viz import VizReading, read_viz
 
@@ -97,21 +98,39 @@ class DocumentAnalyzer:
             warnings.append("image is empty or too small to hold a document")
             reading = MrzReading("not_found", "image too small or empty")
             return self._finish(
-                [], reading, None, [], None, structured, today, warnings, timings, t_start, None
+                None,
+                [],
+                reading,
+                None,
+                [],
+                None,
+                structured,
+                today,
+                warnings,
+                timings,
+                t_start,
+                None,
             )
 
-        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
         t = time.perf_counter()
-        quads = self.engine.detect(bgr, self.settings.detect_max_side_px)
-        timings["detect"] = _ms(t)
-        t = time.perf_counter()
-        try:
-            reading = read_mrz(bgr, self.engine, self._read_options, quads=quads)
-        except Exception:  # a reader bug must not turn a bad photo into a 500
-            log.exception("MRZ reading failed")
-            reading = MrzReading("unreadable", "internal error while reading the MRZ")
-            warnings.append("MRZ reader failed internally; see server log")
-        timings["mrz"] = _ms(t)
+        rect = (
+            rectify(image)
+            if self.settings.rectify
+            else Rectification(image, False, "rectification disabled in the settings")
+        )
+        timings["rectify"] = _ms(t)
+        bgr, quads, reading = self._read(rect.image, timings, warnings)
+        if rect.rectified and not _valid(reading):
+            # the outline may not be the document's (two sides on one sheet, a sleeve): the photo
+            # as taken gets its chance, and the better reading wins
+            alt = self._read(image, timings, warnings)
+            if _rank(alt[2]) > _rank(reading):
+                bgr, quads, reading = alt
+                rect = Rectification(
+                    image,
+                    False,
+                    "an outline was found but the MRZ read better on the photo as taken",
+                )
 
         barcodes: list[BarcodeRead] = []
         if self.settings.read_barcode:
@@ -146,9 +165,12 @@ class DocumentAnalyzer:
             timings["viz"] = _ms(t)
 
         t = time.perf_counter()
+        # JPEG grids and sensor noise live on the pixels as uploaded: measured on the photo, not
+        # on the resampled document; print geometry is measured on the rectified lines
         tamper_checks = self._tamper_checks(image, reading, portrait_box)
         timings["tamper"] = _ms(t)
         return self._finish(
+            rect,
             tamper_checks,
             reading,
             viz,
@@ -161,6 +183,24 @@ class DocumentAnalyzer:
             t_start,
             portrait_box,
         )
+
+    def _read(
+        self, image: np.ndarray, timings: dict[str, float], warnings: list[str]
+    ) -> tuple[np.ndarray, list[np.ndarray], MrzReading]:
+        """Text boxes and the MRZ of one view of the document (BGR image, boxes, reading)."""
+        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+        t = time.perf_counter()
+        quads = self.engine.detect(bgr, self.settings.detect_max_side_px)
+        timings["detect"] = timings.get("detect", 0.0) + _ms(t)
+        t = time.perf_counter()
+        try:
+            reading = read_mrz(bgr, self.engine, self._read_options, quads=quads)
+        except Exception:  # a reader bug must not turn a bad photo into a 500
+            log.exception("MRZ reading failed")
+            reading = MrzReading("unreadable", "internal error while reading the MRZ")
+            warnings.append("MRZ reader failed internally; see server log")
+        timings["mrz"] = timings.get("mrz", 0.0) + _ms(t)
+        return bgr, quads, reading
 
     def _tamper_checks(
         self, image: np.ndarray, reading: MrzReading, portrait_box: tuple[int, int, int, int] | None
@@ -187,8 +227,12 @@ class DocumentAnalyzer:
                     s.hard_reject_codes,
                 )
             )
-        if reading.fields is not None and reading.lines:
-            sig = tamper.mrz_geometry(reading.lines)
+        if reading.engine == "tesseract":
+            sig = tamper.TamperSignal(
+                None, "MRZ read by the second engine: its characters were not located"
+            )
+        elif reading.status == "ok" and reading.fields is not None and reading.lines:
+            sig = tamper.mrz_geometry(reading.lines)  # a misread line's frames say nothing of print
         else:
             sig = tamper.TamperSignal(None, "no MRZ read: print geometry not checked")
         out.append(
@@ -213,6 +257,7 @@ class DocumentAnalyzer:
 
     def _finish(
         self,
+        rect: Rectification | None,
         tamper_checks: list[CheckResult],
         reading: MrzReading,
         viz: VizReading | None,
@@ -236,7 +281,9 @@ class DocumentAnalyzer:
             results[0] = CheckResult(
                 "mrz_read", None, None, "no MRZ; document data read from its AAMVA barcode"
             )
-        results += checks.date_checks(ident, mrz_fields, structured, s, today, warnings)
+        results += checks.date_checks(
+            ident, mrz_fields, structured, s, today, warnings, checks.viz_dates(viz, today)
+        )
         results.append(checks.mrz_vs_viz(mrz_fields, viz, today))
         results.append(checks.barcode_vs_mrz(mrz_fields, aamva, s, today))
         results.append(checks.document_vs_structured(ident, structured, s, warnings))
@@ -276,7 +323,18 @@ class DocumentAnalyzer:
             score=score,
             hard_reject=hard,
             timings_ms={**reading.timings_ms, **timings} if reading.timings_ms else timings,
+            rectification=rect.to_dict() if rect is not None else None,
         )
+
+
+def _valid(reading: MrzReading) -> bool:
+    return reading.status == "ok" and reading.fields is not None and reading.fields.valid
+
+
+def _rank(reading: MrzReading) -> tuple[int, float]:
+    """Valid check digits > read > MRZ-like but unreadable > nothing; then confidence."""
+    level = {"ok": 2, "unreadable": 1}.get(reading.status, 0) + int(_valid(reading))
+    return level, reading.confidence
 
 
 def _signal_check(

@@ -10,6 +10,7 @@ from typing import Any
 from kycguard.documents import dates
 from kycguard.documents.aamva import AamvaData
 from kycguard.documents.config import DocumentSettings
+from kycguard.documents.mrz.decode import CONFUSABLE
 from kycguard.documents.mrz.parse import MrzFields
 from kycguard.documents.mrz.read import MrzReading
 from kycguard.documents.names import compare_names, levenshtein, spellings
@@ -186,8 +187,12 @@ def date_checks(
     settings: DocumentSettings,
     today: dt.date,
     warnings: list[str],
+    viz_dates: dict[str, dt.date] | None = None,
 ) -> list[CheckResult]:
-    """Expiry, validity start, minimum age and impossible dates."""
+    """Expiry, validity start, minimum age and impossible dates.
+
+    ``viz_dates`` (``birth_date`` / ``expiry_date`` printed in the visual zone) turn an MRZ date no
+    calendar has into a review finding carrying both readings when the printed one is a real date."""
     results = []
     expiry, expiry_src = ident.expiry_date, ident.sources.get("expiry_date")
     if expiry is None and structured.get("date_expiration"):
@@ -282,7 +287,22 @@ def date_checks(
             )
 
     problems = _impossible_dates(ident, mrz, birth, expiry, settings, today)
-    if problems:
+    misread = _misread_mrz_dates(mrz, viz_dates or {})
+    if problems and len(misread) == len(problems):
+        results.append(
+            CheckResult(
+                "date_plausibility",
+                False,
+                0.8,
+                "; ".join(problems)
+                + ": the visual zone prints a real date there, so the MRZ was probably misread; "
+                "a reviewer should read the document",
+                [Reason.IMPOSSIBLE_DATE],
+                hard_reject=False,
+                evidence={"readings": misread},
+            )
+        )
+    elif problems:
         results.append(
             CheckResult(
                 "date_plausibility",
@@ -302,6 +322,33 @@ def date_checks(
             )
         )
     return results
+
+
+def _misread_mrz_dates(
+    mrz: MrzFields | None, viz_dates: dict[str, dt.date]
+) -> list[dict[str, str]]:
+    """MRZ dates that are no calendar date while the visual zone prints a real one for the field."""
+    if mrz is None:
+        return []
+    out = []
+    for name in ("birth_date", "expiry_date"):
+        raw = getattr(mrz, name)
+        if dates.impossible_mrz_date(raw) and name in viz_dates:
+            out.append({"field": name, "mrz": raw, "printed": viz_dates[name].isoformat()})
+    return out
+
+
+def viz_dates(viz: VizReading | None, today: dt.date) -> dict[str, dt.date]:
+    """Birth and expiry dates the visual zone prints under their labels (trusted readings only)."""
+    if viz is None:
+        return {}
+    out = {}
+    for key, kind in (("birth_date", "birth"), ("expiry_date", "expiry")):
+        if viz.field_confidence.get(key, 0) >= VIZ_MIN_CONFIDENCE:
+            d = _viz_date(viz.fields.get(key, ""), kind, today)
+            if d is not None:
+                out[key] = d
+    return out
 
 
 def _impossible_dates(
@@ -358,6 +405,17 @@ def _strict_name_similarity(document: str, printed: str, truncated: bool) -> flo
         for w in windows:
             best = max(best, 1.0 - levenshtein(target, w) / max(n, 1))
     return best
+
+
+_CONFUSED = {frozenset(pair) for pair in CONFUSABLE}
+
+
+def ocr_confusion(first: str, second: str) -> bool:
+    """Do two readings of one field differ only by letter/digit pairs OCR confuses (and differ)?"""
+    a, b = _normalise_number(first), _normalise_number(second)
+    if len(a) != len(b) or a == b:
+        return False
+    return all(x == y or frozenset((x, y)) in _CONFUSED for x, y in zip(a, b, strict=True))
 
 
 @dataclass
@@ -471,7 +529,27 @@ def mrz_vs_viz(mrz: MrzFields | None, viz: VizReading | None, today: dt.date) ->
 
     mismatches = [c for c in comps if c.status == "mismatch"]
     matches = [c for c in comps if c.status == "match"]
-    evidence = {"comparisons": [c.to_dict() for c in comps]}
+    evidence: dict[str, Any] = {"comparisons": [c.to_dict() for c in comps]}
+    explained = [c for c in mismatches if ocr_confusion(c.document, c.other)]
+    if mismatches and len(explained) == len(mismatches):
+        # every disagreement is a letter/digit pair OCR-B readers confuse: one of the two readings
+        # is wrong, not the document; a reviewer looks at both (no rejection, little score lost)
+        evidence["ocr_confusion"] = [
+            {"field": c.field, "mrz": c.document, "printed": c.other} for c in explained
+        ]
+        detail = "; ".join(
+            f"{c.field}: MRZ {c.document!r} vs printed {c.other!r}" for c in explained
+        )
+        return CheckResult(
+            "mrz_vs_viz",
+            False,
+            0.9,
+            f"visual zone and MRZ differ only by characters OCR confuses (O/0, I/1, S/5, B/8 ...): "
+            f"{detail}; a reviewer should read the document",
+            [Reason.MRZ_VIZ_MISMATCH],
+            hard_reject=False,
+            evidence=evidence,
+        )
     if mismatches:
         detail = "; ".join(
             f"{c.field}: MRZ {c.document!r} vs printed {c.other!r}" for c in mismatches

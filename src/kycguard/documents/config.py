@@ -77,6 +77,11 @@ class DocumentSettings(BaseModel):
         description="A failing check digit is a hard reject only when the MRZ was read at least this confidently "
         "(a blurred photo's misreading is not a forgery).",
     )
+    rectify: bool = Field(
+        True,
+        description="Find the card or page outline and undo the perspective before reading and before "
+        "the print-geometry check (the report's 'rectification' says whether it was found).",
+    )
     read_viz: bool = Field(
         True, description="OCR the visual zone (names, dates, number) and compare it with the MRZ."
     )

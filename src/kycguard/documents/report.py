@@ -72,6 +72,7 @@ class DocumentReport:
     score: float
     hard_reject: bool
     timings_ms: dict[str, float]
+    rectification: dict[str, Any] | None = None  # was the document found and its perspective undone
 
     def check(self, name: str) -> CheckResult | None:
         return next((c for c in self.checks if c.name == name), None)
@@ -88,6 +89,7 @@ class DocumentReport:
             "score": round(float(self.score), 1),
             "hard_reject": self.hard_reject,
             "timings_ms": {k: round(float(v), 1) for k, v in self.timings_ms.items()},
+            "rectification": _jsonable(self.rectification),
         }
 
 

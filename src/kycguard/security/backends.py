@@ -29,6 +29,9 @@ class CounterBackend(Protocol):
     def add_once(self, key: str, ttl_s: float) -> bool:
         """Remember ``key`` for ``ttl_s``; False if it was already remembered (a replay)."""
 
+    def release(self, key: str) -> None:
+        """Take back one event counted by ``hit`` (never below zero; the window is kept)."""
+
     def set_for(self, key: str, ttl_s: float) -> None: ...
 
     def remaining(self, key: str) -> float | None:
@@ -77,6 +80,13 @@ class MemoryBackend:
             self._data[key] = (1, now + ttl_s)
             return True
 
+    def release(self, key: str) -> None:
+        now = self._clock()
+        with self._lock:
+            item = self._live(key, now)
+            if item is not None and item[0] > 0:
+                self._data[key] = (item[0] - 1, item[1])
+
     def set_for(self, key: str, ttl_s: float) -> None:
         with self._lock:
             self._data[key] = (1, self._clock() + ttl_s)
@@ -91,6 +101,14 @@ class MemoryBackend:
         self._data.clear()
 
 
+# DECR only a live positive counter: a DECR on a missing key would create -1 with no expiry.
+_RELEASE = """
+local v = tonumber(redis.call('GET', KEYS[1]) or '0')
+if v > 0 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
+
+
 class RedisBackend:
     """The same operations on Redis; keys are prefixed ``kycguard:``."""
 
@@ -102,6 +120,7 @@ class RedisBackend:
         self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
         self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._prefix = prefix
+        self._release = self._client.register_script(_RELEASE)
         self._call(self._client.ping)
 
     def _call(self, fn: Any, *args: Any, **kw: Any) -> Any:
@@ -126,6 +145,9 @@ class RedisBackend:
             self._client.set, self._prefix + key, 1, px=max(1, int(ttl_s * 1000)), nx=True
         )
         return bool(done)
+
+    def release(self, key: str) -> None:
+        self._call(self._release, keys=[self._prefix + key])
 
     def set_for(self, key: str, ttl_s: float) -> None:
         self._call(self._client.set, self._prefix + key, 1, px=max(1, int(ttl_s * 1000)))

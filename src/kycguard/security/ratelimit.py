@@ -64,9 +64,18 @@ class AddressRateLimit:
 
 
 class LivenessLockout:
-    """Failed liveness attempts per subject (user, device, address) in a window, then a lockout.
+    """Failed liveness attempts per tenant + user and per tenant + device in a window, then a lockout.
 
-    Subjects are hashed before they reach the backend, so Redis never holds a user id.
+    A failed attempt is a liveness verdict of ``attack`` or ``uncertain`` (and, for sessions, a
+    failed challenge, a deepfake or an injected stream). Never counted by the caller's address: a
+    server-to-server integration sends every customer from one address, and one customer's attack
+    must not lock out the others. Subjects are hashed before they reach the backend, so Redis never
+    holds a user id.
+
+    Check and count are one step (:meth:`reserve`): each attempt counts itself *before* it runs
+    (INCR, then compare with the limit, atomic on both backends), so parallel requests cannot all
+    pass a check that none has yet counted; :meth:`settle` then gives the count back for an attempt
+    that did not fail, or locks the subject when a failure reached the limit.
     """
 
     def __init__(self, backend: CounterBackend, settings: LockoutSettings) -> None:
@@ -75,26 +84,51 @@ class LivenessLockout:
 
     @staticmethod
     def subjects(
-        tenant: str | None, user_id: str | None, device_id: str | None, address: str | None
+        tenant: str | None,
+        user_id: str | None,
+        device_id: str | None,
+        address: str | None = None,
     ) -> list[str]:
+        """``address`` is accepted for callers' convenience and ignored (see the class docstring)."""
         found = []
         if user_id:
             found.append(f"user:{tenant}:{user_id}")
         if device_id:
             found.append(f"device:{tenant}:{device_id}")
-        if not found and address:
-            found.append(f"address:{address}")
         return [hashlib.sha256(s.encode()).hexdigest()[:32] for s in found]
 
     def check(self, subjects: list[str]) -> None:
+        """Refuse a locked-out subject (for flows that count at their end, e.g. sessions)."""
         for s in subjects:
             left = self.backend.remaining(f"lo:{s}")
             if left is not None:
-                raise RateLimited(
-                    "too many failed liveness attempts; try again later",
-                    left,
-                    code="LIVENESS_LOCKED_OUT",
-                )
+                raise _locked(left)
+
+    def reserve(self, subjects: list[str]) -> list[tuple[str, int]]:
+        """Count this attempt against every subject, or refuse it (429 LIVENESS_LOCKED_OUT) when a
+        subject is locked or its failures plus attempts in flight already reach the limit.
+        Returns each subject with the count this attempt holds, for :meth:`settle`."""
+        self.check(subjects)
+        taken: list[tuple[str, int]] = []
+        for s in subjects:
+            count, left = self.backend.hit(f"lf:{s}", self.settings.window_s)
+            taken.append((s, count))
+            if count > self.settings.max_failures:
+                for t, _ in taken:
+                    self.backend.release(f"lf:{t}")
+                raise _locked(left)
+        return taken
+
+    def settle(self, reserved: list[tuple[str, int]], failed: bool) -> None:
+        """The attempt's outcome: a failure keeps its count and locks the subject when it is the
+        last one allowed (in a race of one subject's parallel attempts this may lock one failure
+        early: it errs on the closed side); anything else (a pass, or an error before any
+        verdict) gives the count back."""
+        for s, count in reserved:
+            if not failed:
+                self.backend.release(f"lf:{s}")
+            elif count >= self.settings.max_failures:
+                self.backend.set_for(f"lo:{s}", self.settings.lockout_s)
 
     def observe(self, subjects: list[str], result: Mapping[str, object]) -> None:
         if liveness_failed(result):
@@ -107,7 +141,14 @@ class LivenessLockout:
                 self.backend.set_for(f"lo:{s}", self.settings.lockout_s)
 
 
+def _locked(left: float) -> RateLimited:
+    return RateLimited(
+        "too many failed liveness attempts; try again later", left, code="LIVENESS_LOCKED_OUT"
+    )
+
+
 def liveness_failed(result: Mapping[str, object]) -> bool:
-    """A decision whose liveness check judged the selfie an attack counts as a failed attempt."""
+    """A ``/verify`` decision whose passive liveness judged the selfie an attack or could not
+    confirm a live person counts as a failed attempt."""
     check = result.get("liveness_check")
-    return isinstance(check, dict) and check.get("verdict") == "attack"
+    return isinstance(check, dict) and check.get("verdict") in ("attack", "uncertain")

@@ -218,6 +218,7 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             audit=security.audit,
             lockout=security.lockout,
             events=events,
+            documents=documents,
         )
         alerts, webhooks = build_notifications(settings, database, security, events)
         reviews = build_reviews(settings, database, security, events, repository)

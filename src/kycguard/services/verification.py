@@ -10,14 +10,18 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from kycguard import API_VERSION
+import numpy as np
+
 from kycguard.decision import rules
 from kycguard.decision.engine import decide
+from kycguard.decision.evidence import document_evidence, evidence_findings
 from kycguard.decision.findings import Finding, Severity
+from kycguard.decision.record import build_record
+from kycguard.decision.reuse import check_reuse, reuse_findings
 from kycguard.documents.analyze import DocumentAnalyzer
 from kycguard.documents.portrait import Portrait, PortraitFinder, rotate
 from kycguard.errors import FaceNotUsable
@@ -31,7 +35,7 @@ from kycguard.store.repository import VerificationRepository
 from kycguard.vision import quality
 from kycguard.vision.detector import MediaPipeFaceDetector
 from kycguard.vision.image_io import decode_image, downscale
-from kycguard.vision.matcher import FaceMatcher, FaceSample
+from kycguard.vision.matcher import FaceMatcher, FaceSample, MatchResult
 from kycguard.vision.types import BoundingBox, Face
 
 
@@ -75,7 +79,7 @@ def select_selfie_face(faces: list[Face], settings: Settings) -> SelfieFace:
 
 
 class Laps:
-    """Time spent in each stage, in milliseconds, in the order the stages ran."""
+    """Time spent in each step, in milliseconds, in the order the steps ran."""
 
     def __init__(self) -> None:
         self._last = time.perf_counter()
@@ -85,6 +89,25 @@ class Laps:
         now = time.perf_counter()
         self.ms[name] = round((now - self._last) * 1000, 1)
         self._last = now
+
+
+@dataclass
+class _Case:
+    """One verification as it moves through the steps of :meth:`VerificationService.verify`."""
+
+    id_document: bytes
+    selfie: bytes
+    declared: dict[str, Any] | None
+    today: date
+    doc_full: np.ndarray
+    doc_img: np.ndarray
+    selfie_img: np.ndarray
+    chosen: SelfieFace
+    portrait: Portrait
+    findings: list[Finding] = field(default_factory=list)
+    sections: dict[str, Any] = field(default_factory=dict)
+    components: dict[str, float | None] = field(default_factory=dict)
+    identity_read: bool = False
 
 
 class VerificationService:
@@ -117,8 +140,47 @@ class VerificationService:
         actor: Actor | None = None,
         today: date | None = None,
     ) -> dict[str, Any]:
+        """Decode and find the faces (a precise 4xx when unusable), run every check, decide, store."""
         started = time.perf_counter()
-        today = today or datetime.now(UTC).date()
+        laps = Laps()
+        case = self._open(id_document, selfie, structured_data, today or datetime.now(UTC).date())
+        laps.lap("decode_and_faces")
+        self._check_quality(case)
+        laps.lap("quality")
+        match = self._check_match(case)
+        laps.lap("face_match")
+        self._check_document(case)
+        laps.lap("document_checks")
+        self._check_reuse(case)
+        laps.lap("reuse")
+        self._check_liveness(case)
+        laps.lap("passive_liveness")
+        decision = decide(case.components, case.findings, self.settings.decision)
+        verification_id = str(uuid.uuid4())
+        created = datetime.now(UTC)
+        result = build_record(
+            {"verification_id": verification_id},
+            decision,
+            case.sections,
+            self.settings,
+            identity_verified=case.identity_read and match.is_match,
+            tail={"created_at": created.isoformat()},
+        )
+        result["timings_ms"] = laps.ms  # per step (Prometheus: kycguard_detector_seconds)
+        result["processing_time_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        self._store(case, result, created, user_id, tenant, actor)
+        return result
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    def _open(
+        self,
+        id_document: bytes,
+        selfie: bytes,
+        structured_data: str | bytes | dict[str, Any] | None,
+        today: date,
+    ) -> _Case:
+        """Everything decoded and validated, both faces found: bad input fails before any check."""
         limits = self.settings.limits
         declared = parse_structured_data(structured_data)
         doc_full, selfie_full = (
@@ -133,133 +195,138 @@ class VerificationService:
         )
         doc_img = downscale(doc_full, limits.analysis_max_side_px)
         selfie_img = downscale(selfie_full, limits.analysis_max_side_px)
-
-        laps = Laps()
         selfie_faces = self.detector.detect(selfie_img)
         if not selfie_faces:
             selfie_faces = self.detector.detect(selfie_img, search="pyramid")
-        laps.lap("face_detection")
         chosen = select_selfie_face(selfie_faces, self.settings)
         portrait = self.portraits.require(doc_img, self.settings.quality.min_document_face_px)
-        laps.lap("document_portrait")
+        return _Case(
+            id_document,
+            selfie,
+            declared.model_dump(exclude_none=True) if declared else None,
+            today,
+            doc_full,
+            doc_img,
+            selfie_img,
+            chosen,
+            portrait,
+        )
 
-        findings: list[Finding] = []
+    def _check_quality(self, case: _Case) -> None:
+        q, chosen, portrait = self.settings.quality, case.chosen, case.portrait
         selfie_q = quality.assess(
-            selfie_img, chosen.face, chosen.face_count, self.settings.quality, document=False
+            case.selfie_img, chosen.face, chosen.face_count, q, document=False
         )
         doc_q = quality.assess(
-            portrait.crop,
-            portrait.face,
-            portrait.faces_on_document,
-            self.settings.quality,
-            document=True,
+            portrait.crop, portrait.face, portrait.faces_on_document, q, document=True
         )
-        findings += rules.quality_findings(selfie_q, "selfie") + rules.quality_findings(
-            doc_q, "document portrait"
-        )
+        case.findings += rules.quality_findings(selfie_q, "selfie")
+        case.findings += rules.quality_findings(doc_q, "document portrait")
         if chosen.ignored_small_faces:
-            findings.append(
+            case.findings.append(
                 Finding(
                     "SMALL_EXTRA_FACE_IN_SELFIE",
                     f"{chosen.ignored_small_faces} much smaller face(s) in the selfie were ignored (a document held up?)",
                     Severity.INFO,
                 )
             )
+        case.sections["quality"] = {"selfie": selfie_q.to_dict(), "id_document": doc_q.to_dict()}
+        case.components["quality"] = min(selfie_q.score, doc_q.score)
 
-        selfie_sample = FaceSample(selfie_img, chosen.face)
-        match = self.matcher.compare(selfie_sample, FaceSample(portrait.crop, portrait.face))
-        laps.lap("quality_and_face_match")
-        findings += rules.match_findings(match, self.settings)
+    def _check_match(self, case: _Case) -> MatchResult:
+        portrait = case.portrait
+        match = self.matcher.compare(
+            FaceSample(case.selfie_img, case.chosen.face), FaceSample(portrait.crop, portrait.face)
+        )
+        case.findings += rules.match_findings(match, self.settings)
+        case.sections["face_match"] = match.to_dict()
+        case.components["face_match"] = match.confidence
+        return match
 
+    def _check_document(self, case: _Case) -> None:
+        """Read and check the document, then ask whether its identity data was read at all."""
         # The document checks read the full-resolution upload (OCR of small print, JPEG-grid
         # analysis around the portrait, which resampling would erase), turned upright.
-        scale = doc_full.shape[1] / doc_img.shape[1]
+        portrait = case.portrait
+        scale = case.doc_full.shape[1] / case.doc_img.shape[1]
         box = portrait.box
-        doc_report = self.documents.analyze(
-            rotate(doc_full, portrait.rotation),
-            structured_data=declared.model_dump(exclude_none=True) if declared else None,
-            today=today,
+        doc = self.documents.analyze(
+            rotate(case.doc_full, portrait.rotation),
+            structured_data=case.declared,
+            today=case.today,
             portrait_box=BoundingBox(
                 box.x * scale, box.y * scale, box.width * scale, box.height * scale
             ).as_int(),
-        )
-        doc = doc_report.to_dict()
-        laps.lap("document_checks")
-        findings += rules.document_findings(doc)
+        ).to_dict()
+        case.findings += rules.document_findings(doc, self.settings.decision.min_authenticity_score)
+        evidence = document_evidence(doc, box.width / portrait.document.shape[1])
+        case.findings += evidence_findings(evidence, self.settings.evidence)
+        case.identity_read = evidence.identity_read
+        case.sections["document_authenticity"] = doc | {
+            "portrait": _portrait_dict(portrait),
+            "identity_evidence": evidence.to_dict(),
+        }
+        case.components["document"] = doc.get("score")
 
-        liveness = None
-        if self.liveness is not None:
-            liveness = self.liveness.assess(selfie_img, chosen.face).to_dict()
-            laps.lap("passive_liveness")
-            findings += rules.liveness_findings(liveness)
-        else:
-            findings.append(
+    def _check_reuse(self, case: _Case) -> None:
+        reuse = check_reuse(
+            case.selfie_img,
+            case.chosen.face,
+            case.doc_img,
+            case.portrait.crop,
+            case.portrait.face,
+            self.settings.evidence,
+        )
+        case.findings += reuse_findings(reuse)
+        case.sections["image_reuse"] = reuse.to_dict()
+
+    def _check_liveness(self, case: _Case) -> None:
+        if self.liveness is None:
+            case.findings.append(
                 Finding(
                     "LIVENESS_NOT_PERFORMED",
                     "passive liveness was not performed on the selfie",
                     Severity.INFO,
                 )
             )
+            case.components["liveness"] = None
+            return
+        liveness = self.liveness.assess(case.selfie_img, case.chosen.face).to_dict()
+        case.findings += rules.liveness_findings(liveness)
+        case.sections["liveness_check"] = liveness
+        case.components["liveness"] = liveness["score"]
 
-        decision = decide(
-            {
-                "face_match": match.confidence,
-                "quality": min(selfie_q.score, doc_q.score),
-                "document": doc.get("score"),
-                "liveness": liveness["score"] if liveness else None,
-            },
-            findings,
-            self.settings.decision,
-        )
-        verification_id = str(uuid.uuid4())
-        created = datetime.now(UTC)
-        result: dict[str, Any] = {
-            "verification_id": verification_id,
-            "status": decision.status.value,
-            "overall_confidence": decision.overall_confidence,
-            "face_match": match.to_dict(),
-            "quality": {"selfie": selfie_q.to_dict(), "id_document": doc_q.to_dict()},
-            "document_authenticity": doc | {"portrait": _portrait_dict(portrait)},
-            "warnings": decision.warnings,
-            "reasons": decision.reasons,
-            "findings": [f.to_dict() for f in decision.findings],
-            "recommendation": decision.recommendation,
-            "scores": {
-                "components": decision.components,
-                "before_rules": decision.score_before_rules,
-            },
-            "thresholds": {
-                "approve_at": self.settings.decision.approve_at,
-                "review_at": self.settings.decision.review_at,
-                "face_match_tolerance": self.settings.face_match.tolerance,
-            },
-            "created_at": created.isoformat(),
-            "api_version": API_VERSION,
-        }
-        if liveness is not None:
-            result["liveness_check"] = liveness
-        result["timings_ms"] = laps.ms  # per detector (Prometheus: kycguard_detector_seconds)
-        result["processing_time_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    def _store(
+        self,
+        case: _Case,
+        result: dict[str, Any],
+        created: datetime,
+        user_id: str | None,
+        tenant: str | None,
+        actor: Actor | None,
+    ) -> None:
+        selfie_sample = FaceSample(case.selfie_img, case.chosen.face)
         self.repository.add(
             Verification(
-                id=verification_id,
+                id=result["verification_id"],
                 created_at=created,
-                status=decision.status.value,
-                overall_confidence=decision.overall_confidence,
-                reasons=decision.reasons,
+                status=result["status"],
+                overall_confidence=result["overall_confidence"],
+                reasons=result["reasons"],
                 result=result,
-                selfie_sha256=hashlib.sha256(selfie).hexdigest(),
-                document_sha256=hashlib.sha256(id_document).hexdigest(),
+                selfie_sha256=hashlib.sha256(case.selfie).hexdigest(),
+                document_sha256=hashlib.sha256(case.id_document).hexdigest(),
                 user_id=user_id,
                 tenant=tenant,
             ),
             # kept for the reviewer console, encrypted at rest, purged after retention_days
             verification_images(
-                selfie, portrait.crop, selfie_sample.embedding(self.matcher.embedder, flip=False)
+                case.selfie,
+                case.portrait.crop,
+                selfie_sample.embedding(self.matcher.embedder, flip=False),
             ),
             actor,
         )
-        return result
 
 
 def _portrait_dict(p: Portrait) -> dict[str, Any]:

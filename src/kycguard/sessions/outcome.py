@@ -5,6 +5,8 @@ What is judged, from the state and the few kept images only:
 - the same person throughout: every kept face (frontal template frames, one per passed challenge)
   close to the template, the mean embedding of the sharpest frontal frames;
 - the face against the ID document's portrait when one was uploaded, with that multi-frame template;
+  without a document portrait the session proves a live person, not an identity, and is never
+  approved (IDENTITY_NOT_VERIFIED); the document must show identity data (``decision.evidence``);
 - image quality of the best frame, with ``/verify``'s quality checks;
 - passive liveness, deepfake and injection cues of the recent frames (``liveness.sequence``).
 """
@@ -18,8 +20,9 @@ import cv2
 import numpy as np
 
 from kycguard.decision.engine import Decision, decide
+from kycguard.decision.evidence import DocumentEvidence, document_evidence, evidence_findings
 from kycguard.decision.findings import Finding, Severity
-from kycguard.decision.rules import match_findings, quality_findings
+from kycguard.decision.rules import match_findings, quality_findings, sequence_findings
 from kycguard.liveness.passive import PassiveLivenessDetector
 from kycguard.liveness.sequence import assess_sequence
 from kycguard.liveness.types import FrameSample
@@ -33,6 +36,17 @@ from kycguard.vision.matcher import FaceMatcher, FaceSample, MatchResult
 class Judgement:
     decision: Decision
     report: dict[str, Any]
+    identity_verified: bool  # matched to the portrait of a document whose identity data was read
+
+
+def linked_identity_read(result: dict[str, Any]) -> bool:
+    """Did the linked verification read identity data from its document? Its stored evidence, or
+    (records older than the evidence rules) the evidence derived again from its document report."""
+    doc = result.get("document_authenticity") or {}
+    stored = doc.get("identity_evidence")
+    if isinstance(stored, dict):
+        return stored.get("source") is not None
+    return document_evidence(doc, 0.0).identity_read
 
 
 class SessionJudge:
@@ -62,7 +76,9 @@ class SessionJudge:
         template = [samples[k] for k in sorted(samples) if k.startswith("best/")]
         report: dict[str, Any] = {"challenges": challenge_report}
         report["same_person"] = self._identity(template, samples, findings)
-        match = self._document(template, samples.get("document"), linked, findings)
+        portrait = samples.get("document")
+        identity_read = self._evidence(portrait, state.get("document"), linked, findings)
+        match = self._document(template, portrait, linked, findings)
         quality_score = self._quality(template, findings, report)
         sequence = self._sequence(state, images, findings)
         liveness_score = challenge_score
@@ -88,17 +104,25 @@ class SessionJudge:
                 "template_frames": len(template),
                 "against": against,
             }
+        document = state.get("document") or {}
+        if document.get("score") is not None:
+            report["document_authenticity"] = {"score": document["score"]}
         decision = decide(
             {
                 "face_match": match.confidence if match is not None else None,
                 "quality": quality_score,
-                "document": None,
+                "document": document.get("score"),
                 "liveness": liveness_score,
             },
             findings,
             self.settings.decision,
         )
-        return Judgement(decision, report)
+        report["liveness_passed"] = state["phase"] == "passed" and not any(
+            f.code in ("LIVENESS_FAILED", "DEEPFAKE_SUSPECTED", "INJECTION_SUSPECTED")
+            for f in findings
+        )
+        verified = identity_read and match is not None and match.is_match
+        return Judgement(decision, report, verified)
 
     # -- parts -----------------------------------------------------------------------------------
 
@@ -198,6 +222,66 @@ class SessionJudge:
             "distances": distances,
         }
 
+    def _evidence(
+        self,
+        portrait: FaceSample | None,
+        document: dict[str, Any] | None,
+        linked: dict[str, Any] | None,
+        findings: list[Finding],
+    ) -> bool:
+        """Is there a document whose identity data was read, with a portrait to match? A rejected
+        linked verification rejects the session; no portrait holds it (liveness is not identity)."""
+        if linked is not None and linked["status"] == "rejected":
+            findings.append(
+                Finding(
+                    "LINKED_VERIFICATION_REJECTED",
+                    f"the linked verification {linked['verification_id']} was rejected",
+                    Severity.REJECT,
+                )
+            )
+        if portrait is None:
+            why = (
+                f"the linked verification {linked['verification_id']} no longer keeps its document "
+                "portrait (erased or past retention)"
+                if linked is not None
+                else "no ID document was given"
+            )
+            findings.append(
+                Finding(
+                    "IDENTITY_NOT_VERIFIED",
+                    f"identity not verified: {why}, so the face was matched to no document; the "
+                    "session proves a live person, not whose face it is",
+                    Severity.REVIEW,
+                )
+            )
+            return False
+        if linked is not None:
+            if not linked["identity_read"] and linked["status"] != "rejected":
+                findings.append(
+                    Finding(
+                        "DOCUMENT_NOT_RECOGNISED",
+                        f"the linked verification {linked['verification_id']} read no identity "
+                        "data from its document: the face match alone does not prove an identity",
+                        Severity.REVIEW,
+                    )
+                )
+            return bool(linked["identity_read"])
+        if document is None:  # a session created before documents were analysed
+            findings.append(
+                Finding(
+                    "DOCUMENT_NOT_RECOGNISED",
+                    "the session's document was not analysed: no identity data",
+                    Severity.REVIEW,
+                )
+            )
+            return False
+        evidence = DocumentEvidence(**document["evidence"])
+        findings.extend(evidence_findings(evidence, self.settings.evidence))
+        findings.extend(
+            Finding(f["code"], f["message"], Severity(f["severity"])) for f in document["findings"]
+        )
+        return evidence.identity_read
+
     def _document(
         self,
         template: list[FaceSample],
@@ -205,32 +289,7 @@ class SessionJudge:
         linked: dict[str, Any] | None,
         findings: list[Finding],
     ) -> MatchResult | None:
-        if linked is not None and linked.get("status") == "rejected":
-            findings.append(
-                Finding(
-                    "LINKED_VERIFICATION_REJECTED",
-                    f"the linked verification {linked['verification_id']} was rejected",
-                    Severity.REVIEW,
-                )
-            )
         if portrait is None:
-            if linked is not None:
-                findings.append(
-                    Finding(
-                        "FACE_MATCH_NOT_PERFORMED",
-                        f"the linked verification {linked['verification_id']} no longer keeps its "
-                        "document portrait (erased or past retention): no face match",
-                        Severity.INFO,
-                    )
-                )
-            else:
-                findings.append(
-                    Finding(
-                        "NO_DOCUMENT_TO_MATCH",
-                        "no ID document was given: the session proves a live person, not whose face it is",
-                        Severity.INFO,
-                    )
-                )
             return None
         if not template:
             return None
@@ -290,38 +349,5 @@ class SessionJudge:
         assessed = assess_sequence(
             frames, self.settings.liveness, embedder=self.matcher.embedder, passive=self.passive
         ).to_dict()
-        verdicts = assessed["verdicts"]
-        if verdicts["liveness"] == "attack":
-            findings.append(
-                Finding(
-                    "LIVENESS_FAILED",
-                    f"the session frames look like a photo or a screen (sequence liveness {assessed['liveness_score']})",
-                    Severity.REVIEW,
-                )
-            )
-        elif verdicts["liveness"] == "uncertain":
-            findings.append(
-                Finding(
-                    "SEQUENCE_LIVENESS_UNCERTAIN",
-                    f"passive cues of the recent frames could not confirm a live person (score "
-                    f"{assessed['liveness_score']}); the challenges are the liveness evidence",
-                    Severity.INFO,
-                )
-            )
-        if verdicts["deepfake"] == "fake":
-            findings.append(
-                Finding(
-                    "DEEPFAKE_SUSPECTED",
-                    f"the face shows synthetic-face artefacts (deepfake score {assessed['deepfake_score']})",
-                    Severity.REVIEW,
-                )
-            )
-        if verdicts["injection"] == "injected":
-            findings.append(
-                Finding(
-                    "INJECTION_SUSPECTED",
-                    f"the frames look like a replayed or injected stream (injection score {assessed['injection_score']})",
-                    Severity.REVIEW,
-                )
-            )
+        findings.extend(sequence_findings(assessed, self.settings.evidence))
         return assessed

@@ -40,13 +40,16 @@ class SessionRepository:
             tx.expunge(row)
             return row
 
-    def started_since(self, user_id: str, since: datetime) -> int:
+    def started_since(self, user_id: str, since: datetime, tenant: str | None) -> int:
+        """Sessions ``user_id`` of ``tenant`` started since ``since``: user ids are the tenant's own
+        (tenant A's ``user-1`` is not tenant B's), so the count never crosses tenants."""
+        owner = KycSession.tenant.is_(None) if tenant is None else KycSession.tenant == tenant
         with self.db.session() as tx:
             return int(
                 tx.scalar(
                     select(func.count())
                     .select_from(KycSession)
-                    .where(KycSession.user_id == user_id, KycSession.created_at >= since)
+                    .where(KycSession.user_id == user_id, owner, KycSession.created_at >= since)
                 )
                 or 0
             )

@@ -14,16 +14,21 @@ import hashlib
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import cv2
 import numpy as np
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from kycguard import API_VERSION
-from kycguard.documents.portrait import PortraitFinder
+from kycguard.decision.evidence import document_evidence
+from kycguard.decision.record import build_record
+from kycguard.decision.rules import document_findings
+from kycguard.documents.portrait import PortraitFinder, rotate
 from kycguard.errors import Conflict, InvalidRequest, KycError
 from kycguard.events import CaseDecided, EventBus
 from kycguard.liveness.passive import PassiveLivenessDetector
@@ -33,7 +38,7 @@ from kycguard.sessions.challenges import PlaneProbe
 from kycguard.sessions.config import Challenge
 from kycguard.sessions.frame_store import FrameStore
 from kycguard.sessions.guidance import MESSAGES, guidance
-from kycguard.sessions.outcome import SessionJudge
+from kycguard.sessions.outcome import SessionJudge, linked_identity_read
 from kycguard.sessions.planar import FrameProbe, PlanarReference, Region, make_reference
 from kycguard.sessions.repository import SessionRepository
 from kycguard.sessions.tracker import LIVENESS_SCORE_BASIS, SessionTracker, TrackResult
@@ -44,13 +49,16 @@ from kycguard.store.session_models import KycSession, KycSessionFrame
 from kycguard.vision.detector import MediaPipeFaceDetector
 from kycguard.vision.image_io import decode_image, downscale
 from kycguard.vision.matcher import FaceMatcher
+from kycguard.vision.types import BoundingBox
 
 if TYPE_CHECKING:
+    from kycguard.documents.analyze import DocumentAnalyzer
     from kycguard.security.audit import Actor, AuditLog
     from kycguard.security.ratelimit import LivenessLockout
 
 INSTRUCTIONS = {c: MESSAGES[c.value] for c in Challenge}
 _MAX_RACES = 8  # compare-and-swap retries before a frame is refused as SESSION_BUSY
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -101,8 +109,10 @@ class SessionService:
         audit: AuditLog | None = None,
         lockout: LivenessLockout | None = None,
         events: EventBus | None = None,
+        documents: DocumentAnalyzer | None = None,
     ) -> None:
         self.settings = settings
+        self.documents = documents  # reads an uploaded ID document's identity data
         self.events = events  # decided sessions are published inside the completing transaction
         self.detector = detector
         self.repository = repository
@@ -135,6 +145,7 @@ class SessionService:
         audit: AuditLog | None = None,
         lockout: LivenessLockout | None = None,
         events: EventBus | None = None,
+        documents: DocumentAnalyzer | None = None,
     ) -> SessionService:
         """The service on the runtime's models and database (nothing is loaded twice). ``frames``:
         where kept images go (the runtime passes its ``EncryptedFrameStore``)."""
@@ -150,6 +161,7 @@ class SessionService:
             audit=audit,
             lockout=lockout,
             events=events,
+            documents=documents,
         )
 
     # -- create ----------------------------------------------------------------------------------
@@ -186,7 +198,7 @@ class SessionService:
             self.verifications.get(verification_id, tenant=tenant)
         now = datetime.now(UTC)
         if (
-            self.repository.started_since(user_id, now - timedelta(hours=1))
+            self.repository.started_since(user_id, now - timedelta(hours=1), tenant)
             >= s.max_sessions_per_user_per_hour
         ):
             raise _error(
@@ -195,12 +207,17 @@ class SessionService:
                 429,
                 limit=s.max_sessions_per_user_per_hour,
             )
-        portrait_jpeg = self._portrait(id_document) if id_document is not None else None
+        portrait_jpeg, document = (
+            self._document(id_document) if id_document is not None else (None, None)
+        )
         rng = secrets.SystemRandom()
         count = challenge_count or rng.randint(s.min_challenges, s.max_challenges)
         challenges = [Challenge(c) for c in rng.sample(list(s.challenge_pool), count)]
         token = tokens.new_token()
         session_id = str(uuid.uuid4())
+        state = self.tracker.initial_state(challenges)
+        if document is not None:
+            state["document"] = document
         row = KycSession(
             id=session_id,
             created_at=now,
@@ -212,7 +229,7 @@ class SessionService:
             verification_id=verification_id,
             token_sha256=tokens.token_hash(token),
             challenges=[c.value for c in challenges],
-            state=self.tracker.initial_state(challenges),
+            state=state,
             frames_received=0,
             last_sequence=-1,
             version=0,
@@ -240,20 +257,40 @@ class SessionService:
             "api_version": API_VERSION,
         }
 
-    def _portrait(self, data: bytes) -> bytes:
+    def _document(self, data: bytes) -> tuple[bytes, dict[str, Any] | None]:
+        """The document's portrait (JPEG) and what the document shows of its holder's identity:
+        the evidence and the document findings the decision applies at completion."""
         limits = self.settings.limits
-        image = downscale(
-            decode_image(
-                data,
-                field="id_document",
-                max_bytes=limits.max_upload_bytes,
-                max_pixels=limits.max_pixels,
-                min_side=limits.min_side_px,
-            ),
-            limits.analysis_max_side_px,
+        full = decode_image(
+            data,
+            field="id_document",
+            max_bytes=limits.max_upload_bytes,
+            max_pixels=limits.max_pixels,
+            min_side=limits.min_side_px,
         )
+        image = downscale(full, limits.analysis_max_side_px)
         portrait = self.portraits.require(image, self.settings.quality.min_document_face_px)
-        return _jpeg(portrait.crop, 92)
+        if self.documents is None:
+            return _jpeg(portrait.crop, 92), None
+        scale = full.shape[1] / image.shape[1]
+        b = portrait.box
+        doc = self.documents.analyze(
+            rotate(full, portrait.rotation),
+            structured_data=None,
+            today=datetime.now(UTC).date(),
+            portrait_box=BoundingBox(
+                b.x * scale, b.y * scale, b.width * scale, b.height * scale
+            ).as_int(),
+        ).to_dict()
+        evidence = document_evidence(doc, b.width / portrait.document.shape[1])
+        # the evidence rules run at completion
+        findings = document_findings(doc, self.settings.decision.min_authenticity_score)
+        summary = {
+            "evidence": evidence.to_dict(),
+            "score": doc["score"],
+            "findings": [f.to_dict() for f in findings],
+        }
+        return _jpeg(portrait.crop, 92), summary
 
     # -- frames ----------------------------------------------------------------------------------
 
@@ -280,52 +317,42 @@ class SessionService:
         )
         # the pixel check's results hold for this frame whatever state a retry finds
         probe = self._probe(session_id, analysis)
-        for _ in range(_MAX_RACES):
+
+        def write(current: KycSession, tx: Session) -> dict[str, Any]:
             now_ms = _now_ms()
-            self._check_accepting(row)
-            self._check_order(row, frame, now_ms)
+            arrived = upload.on_arrival(current.last_sequence)  # the fresh row's order
+            self._check_accepting(current)
+            self._check_order(current, arrived, now_ms)
             result = self.tracker.step(
-                row.state, analysis.tracker_input(frame.timestamp_ms, now_ms), probe
+                current.state, analysis.tracker_input(arrived.timestamp_ms, now_ms), probe
             )
-            state = _with_clock(result.state, row.state, frame.timestamp_ms, now_ms)
+            state = _with_clock(result.state, current.state, arrived.timestamp_ms, now_ms)
             blobs = self._blobs(result, analysis)
-            try:
-                with self.repository.transaction() as tx:
-                    values = {
-                        "state": state,
-                        "frames_received": row.frames_received + 1,
-                        "last_sequence": frame.sequence,
-                    }
-                    if not self.repository.swap(tx, session_id, row.version, values):
-                        raise _Stale
-                    tx.add(
-                        KycSessionFrame(
-                            session_id=session_id,
-                            sequence=frame.sequence,
-                            sha256=digest,
-                            client_ts_ms=frame.timestamp_ms,
-                            received_at=datetime.now(UTC),
-                            face_count=analysis.face_count,
-                        )
-                    )
-                    for key, (data, media_type) in blobs.items():
-                        self.frames.put(tx, session_id, key, data, media_type)
-            except _Stale:
-                row = self.repository.load(session_id)
-                frame = upload.on_arrival(row.last_sequence)
-                continue
-            except IntegrityError:
-                self._check_fresh_bytes(session_id, digest)
-                raise _error(
-                    f"frame {frame.sequence} was already received", "FRAME_OUT_OF_ORDER", 409
-                ) from None
+            values = {
+                "state": state,
+                "frames_received": current.frames_received + 1,
+                "last_sequence": arrived.sequence,
+            }
+            self._swap(tx, current, values)
+            tx.add(
+                KycSessionFrame(
+                    session_id=session_id,
+                    sequence=arrived.sequence,
+                    sha256=digest,
+                    client_ts_ms=arrived.timestamp_ms,
+                    received_at=datetime.now(UTC),
+                    face_count=analysis.face_count,
+                )
+            )
+            for key, (data, media_type) in blobs.items():
+                self.frames.put(tx, session_id, key, data, media_type)
             summary = self.tracker.summary(state, now_ms)
             if summary["current_challenge"] is not None:
-                current = Challenge(summary["current_challenge"]["challenge"])
-                summary["current_challenge"]["instruction"] = INSTRUCTIONS[current]
+                current_challenge = Challenge(summary["current_challenge"]["challenge"])
+                summary["current_challenge"]["instruction"] = INSTRUCTIONS[current_challenge]
             return {
                 "session_id": session_id,
-                "sequence": frame.sequence,
+                "sequence": arrived.sequence,
                 "accepted": True,
                 "face_detected": bool(analysis.faces),
                 "face_count": analysis.face_count,
@@ -333,13 +360,49 @@ class SessionService:
                 "events": result.events,
                 "guidance": guidance(analysis, result.hint, self.settings.quality),
                 "liveness_score_basis": LIVENESS_SCORE_BASIS,
-                "frames_received": row.frames_received + 1,
-                "expires_at": _aware(row.expires_at).isoformat(),
+                "frames_received": current.frames_received + 1,
+                "expires_at": _aware(current.expires_at).isoformat(),
             }
-        raise Conflict(
-            "the session is being updated by many requests at once; send frames one at a time",
-            code="SESSION_BUSY",
-        )
+
+        try:
+            return self._compare_and_swap(
+                lambda: self.repository.load(session_id),
+                write,
+                "the session is being updated by many requests at once; send frames one at a time",
+                first=row,
+            )
+        except IntegrityError:
+            self._check_fresh_bytes(session_id, digest)
+            raise _error(
+                f"frame {frame.sequence} was already received", "FRAME_OUT_OF_ORDER", 409
+            ) from None
+
+    def _compare_and_swap(
+        self,
+        load: Callable[[], KycSession],
+        write: Callable[[KycSession, Session], T],
+        busy: str,
+        *,
+        first: KycSession | None = None,
+    ) -> T:
+        """``write(row, tx)`` in one transaction on a fresh snapshot of the session, again on a new
+        snapshot whenever another worker changed the row first (``write`` calls :meth:`_swap`),
+        at most ``_MAX_RACES`` times; then 409 SESSION_BUSY with ``busy``. ``write`` may do slow
+        work before its first statement: the transaction begins at the first statement."""
+        row = first
+        for _ in range(_MAX_RACES):
+            current = row if row is not None else load()
+            row = None
+            try:
+                with self.repository.transaction() as tx:
+                    return write(current, tx)
+            except _Stale:
+                continue
+        raise Conflict(busy, code="SESSION_BUSY")
+
+    def _swap(self, tx: Session, row: KycSession, values: dict[str, Any]) -> None:
+        if not self.repository.swap(tx, row.id, row.version, values):
+            raise _Stale
 
     def _probe(self, session_id: str, analysis: FrameAnalysis) -> PlaneProbe:
         """The pixel check for this frame; the neutral reference is read only if a detector asks."""
@@ -441,58 +504,57 @@ class SessionService:
     ) -> dict[str, Any]:
         """The decision, stored with its audit entry in one transaction; asked again, the same
         decision (decided, audited and counted toward the liveness lockout once)."""
-        for _ in range(_MAX_RACES):
-            row = self.repository.load(session_id, tenant)
+        counted: list[tuple[KycSession, dict[str, Any]]] = []
+
+        def write(row: KycSession, tx: Session) -> dict[str, Any]:
             self._authorise(row, token, required=not backend)
             if row.status == "completed" and row.result is not None:
                 return dict(row.result)
             self._check_alive(row)
-            result = self._decide(row)
-            try:
-                with self.repository.transaction() as tx:
-                    if self.audit is not None:
-                        from kycguard.security.audit import SYSTEM
+            result = self._decide(row)  # no statement yet: no lock held while judging
+            if self.audit is not None:
+                from kycguard.security.audit import SYSTEM
 
-                        self.audit.append(
-                            tx,
-                            actor or SYSTEM,
-                            "session.decided",
-                            target_type="session",
-                            target_id=session_id,
-                            tenant=row.tenant,
-                            details={
-                                "status": result["status"],
-                                "reasons": list(result["reasons"]),
-                            },
-                        )
-                    completed_at = datetime.now(UTC)
-                    done = {"status": "completed", "result": result, "completed_at": completed_at}
-                    if not self.repository.swap(tx, session_id, row.version, done):
-                        raise _Stale
-                    self.frames.delete(tx, session_id, "seq/")
-                    self.frames.delete(tx, session_id, "reference")
-                    if self.events is not None:
-                        self.events.publish(
-                            tx,
-                            CaseDecided(
-                                "session",
-                                session_id,
-                                row.tenant,
-                                row.user_id,
-                                result["status"],
-                                result,
-                                completed_at,
-                            ),
-                        )
-            except _Stale:
-                continue
-            if self.lockout is not None and _liveness_failed(row, result):
-                subjects = self.lockout.subjects(row.tenant, row.user_id, None, None)
-                self.lockout.record_failure(subjects)
+                self.audit.append(
+                    tx,
+                    actor or SYSTEM,
+                    "session.decided",
+                    target_type="session",
+                    target_id=session_id,
+                    tenant=row.tenant,
+                    details={"status": result["status"], "reasons": list(result["reasons"])},
+                )
+            completed_at = datetime.now(UTC)
+            self._swap(
+                tx, row, {"status": "completed", "result": result, "completed_at": completed_at}
+            )
+            self.frames.delete(tx, session_id, "seq/")
+            self.frames.delete(tx, session_id, "reference")
+            if self.events is not None:
+                self.events.publish(
+                    tx,
+                    CaseDecided(
+                        "session",
+                        session_id,
+                        row.tenant,
+                        row.user_id,
+                        result["status"],
+                        result,
+                        completed_at,
+                    ),
+                )
+            counted.append((row, result))
             return result
-        raise Conflict(
-            "the session kept changing while it was being completed", code="SESSION_BUSY"
+
+        result = self._compare_and_swap(
+            lambda: self.repository.load(session_id, tenant),
+            write,
+            "the session kept changing while it was being completed",
         )
+        if counted and self.lockout is not None and _liveness_failed(*counted[-1]):
+            row = counted[-1][0]
+            self.lockout.record_failure(self.lockout.subjects(row.tenant, row.user_id, None, None))
+        return result
 
     def _decide(self, row: KycSession) -> dict[str, Any]:
         started = time.perf_counter()
@@ -500,34 +562,28 @@ class SessionService:
         images = self.frames.get_all(row.id)
         if row.verification_id is not None:
             verification = self.verifications.get(row.verification_id, tenant=row.tenant)
-            linked = {"verification_id": row.verification_id, "status": verification["status"]}
+            linked = {
+                "verification_id": row.verification_id,
+                "status": verification["status"],
+                "identity_read": linked_identity_read(verification),
+            }
             portrait = self._verification_portrait(row.verification_id)
             if portrait is not None:
                 images["document"] = portrait
         judgement = self.judge.judge(row.state, images, linked)
-        d = judgement.decision
-        result: dict[str, Any] = {
-            "session_id": row.id,
-            "user_id": row.user_id,
-            "status": d.status.value,
-            "overall_confidence": d.overall_confidence,
-            **judgement.report,
-            "warnings": d.warnings,
-            "reasons": d.reasons,
-            "findings": [f.to_dict() for f in d.findings],
-            "recommendation": d.recommendation,
-            "scores": {"components": d.components, "before_rules": d.score_before_rules},
-            "thresholds": {
-                "approve_at": self.settings.decision.approve_at,
-                "review_at": self.settings.decision.review_at,
-                "face_match_tolerance": self.settings.face_match.tolerance,
+        result = build_record(
+            {"session_id": row.id, "user_id": row.user_id},
+            judgement.decision,
+            judgement.report,
+            self.settings,
+            identity_verified=judgement.identity_verified,
+            tail={
+                "frames_received": row.frames_received,
+                "linked_verification": linked,
+                "created_at": _aware(row.created_at).isoformat(),
+                "completed_at": datetime.now(UTC).isoformat(),
             },
-            "frames_received": row.frames_received,
-            "linked_verification": linked,
-            "created_at": _aware(row.created_at).isoformat(),
-            "completed_at": datetime.now(UTC).isoformat(),
-            "api_version": API_VERSION,
-        }
+        )
         result["processing_time_ms"] = round((time.perf_counter() - started) * 1000, 1)
         return result
 
@@ -556,24 +612,19 @@ class SessionService:
                 "SESSION_TOKEN_NOT_ALLOWED",
                 403,
             )
-        for _ in range(_MAX_RACES):
-            row = self.repository.load(session_id, tenant)
+
+        def write(row: KycSession, tx: Session) -> dict[str, Any]:
             if row.status == "deleted":
                 return {"session_id": session_id, "status": "deleted", "images_erased": 0}
-            try:
-                with self.repository.transaction() as tx:
-                    erased = self.frames.delete_session(tx, session_id)
-                    if not self.repository.swap(
-                        tx,
-                        session_id,
-                        row.version,
-                        {"status": "deleted", "state": _redacted(row.state)},
-                    ):
-                        raise _Stale
-            except _Stale:
-                continue
+            erased = self.frames.delete_session(tx, session_id)
+            self._swap(tx, row, {"status": "deleted", "state": _redacted(row.state)})
             return {"session_id": session_id, "status": "deleted", "images_erased": erased}
-        raise Conflict("the session kept changing while it was being deleted", code="SESSION_BUSY")
+
+        return self._compare_and_swap(
+            lambda: self.repository.load(session_id, tenant),
+            write,
+            "the session kept changing while it was being deleted",
+        )
 
     def _view(self, row: KycSession) -> dict[str, Any]:
         st = row.state
@@ -632,11 +683,17 @@ class SessionService:
 
 
 def _liveness_failed(row: KycSession, result: dict[str, Any]) -> bool:
-    """A failed liveness attempt: a challenge was failed, or the frames were judged an attack (the
-    session's counterpart of ``kycguard.security.ratelimit.liveness_failed``)."""
+    """An attempt that counts toward the lockout: a challenge failed, or the frames were judged an
+    attack or could not be judged live (``attack`` and ``uncertain`` verdicts), or a deepfake or an
+    injected stream was suspected (the session's counterpart of
+    ``kycguard.security.ratelimit.liveness_failed``)."""
     check = result.get("liveness_check") or {}
+    verdicts = check.get("verdicts", {})
     return (
-        row.state.get("phase") == "failed" or check.get("verdicts", {}).get("liveness") == "attack"
+        row.state.get("phase") == "failed"
+        or verdicts.get("liveness") in ("attack", "uncertain")
+        or verdicts.get("deepfake") == "fake"
+        or verdicts.get("injection") == "injected"
     )
 
 

@@ -40,6 +40,9 @@ PUBLIC_KEYS = frozenset(
         "completed_at",
         "api_version",
         "processing_time_ms",
+        "message",  # a canned sentence for the end user (decision.record.message)
+        "identity_verified",
+        "liveness_passed",
     }
 )
 _CHECK_KEYS = ("name", "passed", "score", "hard_reject", "status")
@@ -53,7 +56,9 @@ def public_view(result: dict[str, Any]) -> dict[str, Any]:
     doc = result.get("document_authenticity")
     if isinstance(doc, dict):
         view["document_authenticity"] = {
-            k: doc[k] for k in ("score", "authenticity_score", "hard_reject") if k in doc
+            k: doc[k]
+            for k in ("score", "authenticity_score", "hard_reject", "identity_evidence")
+            if k in doc
         } | {
             "checks": [
                 {k: c[k] for k in _CHECK_KEYS if k in c}

@@ -11,6 +11,7 @@ from kycguard.api.forms import read_form
 from kycguard.errors import InvalidRequest
 from kycguard.security.auth import Principal, require
 from kycguard.security.keys import Role
+from kycguard.security.ratelimit import liveness_failed
 from kycguard.services.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1")
@@ -88,20 +89,24 @@ async def verify(
         )
     device = request.headers.get("X-Device-Id", "")[:128] or None
     lockout = rt.security.lockout
-    subjects = lockout.subjects(
-        who.tenant, user_id, device, request.client.host if request.client else None
+    # counted before it runs (429 LIVENESS_LOCKED_OUT), so parallel attempts cannot slip past
+    reserved = await run_in_threadpool(
+        lockout.reserve, lockout.subjects(who.tenant, user_id, device)
     )
-    await run_in_threadpool(lockout.check, subjects)  # 429 LIVENESS_LOCKED_OUT
-    result = await run_in_threadpool(
-        rt.verification.verify,
-        files["id_document"],
-        files["selfie"],
-        texts.get("structured_data"),
-        user_id=user_id,
-        tenant=who.tenant,
-        actor=who.actor,
-    )
-    await run_in_threadpool(lockout.observe, subjects, result)
+    failed = False
+    try:
+        result = await run_in_threadpool(
+            rt.verification.verify,
+            files["id_document"],
+            files["selfie"],
+            texts.get("structured_data"),
+            user_id=user_id,
+            tenant=who.tenant,
+            actor=who.actor,
+        )
+        failed = liveness_failed(result)
+    finally:
+        await run_in_threadpool(lockout.settle, reserved, failed)
     return result
 
 

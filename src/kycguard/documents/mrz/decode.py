@@ -19,6 +19,42 @@ from kycguard.documents.mrz.parse import ALPHABET, CLASS_CHARS
 
 NEG = -1e9
 _INDEX = {c: i for i, c in enumerate(ALPHABET)}
+# OCR-B shapes the recogniser confuses (letter, digit). Where the layout allows only letters, the
+# digit's evidence counts for the letter, and the other way round: an "O" read as "0" at a letter
+# position is an O, not a character to drop (dropping it shifts the rest of the line).
+CONFUSABLE = (
+    ("O", "0"),
+    ("Q", "0"),
+    ("D", "0"),
+    ("U", "0"),
+    ("I", "1"),
+    ("L", "1"),
+    ("Z", "2"),
+    ("S", "5"),
+    ("G", "6"),
+    ("T", "7"),
+    ("B", "8"),
+)
+TWIN_COST = 1.5  # nats: the most a confusable twin costs the check-digit repair at letter-or-digit positions
+_PARTNERS: dict[int, tuple[int, ...]] = {}
+for _l, _d in CONFUSABLE:
+    _PARTNERS[_INDEX[_l]] = (*_PARTNERS.get(_INDEX[_l], ()), _INDEX[_d])
+    _PARTNERS[_INDEX[_d]] = (*_PARTNERS.get(_INDEX[_d], ()), _INDEX[_l])
+_LETTERS = np.array([c.isalpha() for c in ALPHABET])
+_DIGITS = np.array([c.isdigit() for c in ALPHABET])
+
+
+def _folded(emit: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Emission tables (original, letters-only, digits-only) and which one each position uses."""
+    alpha, numeric = emit.copy(), emit.copy()
+    for letter, digit in CONFUSABLE:
+        li, di = _INDEX[letter], _INDEX[digit]
+        alpha[:, li] = np.logaddexp(emit[:, li], emit[:, di])
+        numeric[:, di] = np.logaddexp(numeric[:, di], emit[:, li])
+    has_letter = allowed[:, _LETTERS].any(axis=1)
+    has_digit = allowed[:, _DIGITS].any(axis=1)
+    kind = np.where(has_letter & ~has_digit, 1, np.where(has_digit & ~has_letter, 2, 0))
+    return np.stack((emit, alpha, numeric)), kind
 
 
 def class_mask(classes: list[str]) -> np.ndarray:
@@ -61,14 +97,14 @@ def decode_fixed(
     if n_frames < n_pos:
         return None
     blank = log_probs[:, 0]
-    emit = log_probs[:, 1:]
-    n_chars = emit.shape[1]
+    tables, kind = _folded(log_probs[:, 1:], allowed)
+    n_chars = tables.shape[2]
     char_idx = np.arange(n_chars)
 
     in_blank = np.full(n_pos + 1, NEG)
     in_char = np.full((n_pos, n_chars), NEG)
     in_blank[0] = blank[0]
-    in_char[0] = np.where(allowed[0], emit[0], NEG)
+    in_char[0] = np.where(allowed[0], tables[kind[0], 0], NEG)
     # back pointers: char states 0=stay 1=from blank j 2=from char j-1 (which one in char_prev)
     char_src = np.zeros((n_frames, n_pos, n_chars), dtype=np.int8)
     char_prev = np.zeros((n_frames, n_pos, n_chars), dtype=np.int8)
@@ -101,7 +137,8 @@ def decode_fixed(
         from_blank = np.broadcast_to(in_blank[:n_pos, None], (n_pos, n_chars))
         stacked = np.stack((in_char, from_blank, from_char))
         src = stacked.argmax(axis=0)
-        new_char = np.take_along_axis(stacked, src[None], axis=0)[0] + emit[t][None, :] + masked
+        emit_t = tables[kind, t]  # (positions x characters), each position's own table
+        new_char = np.take_along_axis(stacked, src[None], axis=0)[0] + emit_t + masked
         char_src[t] = src
         char_prev[t] = from_char_arg
         in_blank, in_char = new_blank, np.maximum(new_char, NEG)
@@ -137,14 +174,18 @@ def decode_fixed(
                 pos -= 1
                 state = "c"
 
-    probs = np.exp(emit)
     confidence = np.empty(n_pos)
     alternatives: list[list[tuple[str, float]]] = []
     for j, (first, last) in enumerate(spans):
         window = slice(first, last + 1)
-        confidence[j] = probs[window, chars[j]].max()
+        emit = tables[kind[j]]
+        confidence[j] = np.exp(emit[window, chars[j]]).max()
         totals = emit[window].sum(axis=0)
         totals = np.where(allowed[j], totals, NEG)
+        if kind[j] == 0:  # letters and digits both allowed: O/0-like twins stay cheap to swap,
+            for k in _PARTNERS.get(chars[j], ()):  # the check digit decides between them
+                if allowed[j, k]:
+                    totals[k] = max(totals[k], totals[chars[j]] - TWIN_COST)
         ranked = np.argsort(-totals)[:max_alternatives]
         best = totals[chars[j]]
         alternatives.append(

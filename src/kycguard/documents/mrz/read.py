@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
+from kycguard.documents.mrz.countries import known_code
 from kycguard.documents.mrz.decode import Decoded, class_mask, decode_fixed
 from kycguard.documents.mrz.locate import MrzBlock, find_blocks, line_quads, rectify
 from kycguard.documents.mrz.parse import (
@@ -137,9 +139,15 @@ class _Candidate:
     def confidence(self) -> float:
         return float(np.mean([d.mean_confidence for d in self.decoded]))
 
+    @property
+    def codes_known(self) -> bool:
+        return self.fields is not None and codes_known(self.fields)
+
     def rank(self) -> tuple[float, ...]:
         failed = 0 if self.fields is None else len(self.fields.failed_checks)
-        return (self.fields is not None, -failed, self.confidence)
+        # real state codes first: a line group that is no MRZ (visual-zone text) can decode with
+        # few failed check digits under some format, never with Doc 9303 codes in place
+        return (self.fields is not None, self.codes_known, -failed, self.confidence)
 
 
 def _line_classes(fmt: MrzFormat) -> list[list[str]]:
@@ -327,7 +335,17 @@ def _read_strips(
 
 
 def _good_enough(c: _Candidate | None, opts: ReadOptions) -> bool:
-    return c is not None and c.all_valid and c.confidence >= max(opts.min_confidence, 0.8)
+    return (
+        c is not None
+        and c.all_valid
+        and c.codes_known
+        and c.confidence >= max(opts.min_confidence, 0.8)
+    )
+
+
+def codes_known(fields: MrzFields) -> bool:
+    """Issuing state and nationality are Doc 9303 codes (else the line was misread and shifted)."""
+    return known_code(fields.issuing_state) and known_code(fields.nationality)
 
 
 def read_mrz(
@@ -398,17 +416,26 @@ def read_mrz(
     # tesseract only re-reads uncertain readings: a confidently read MRZ whose check digits fail is
     # printed that way, and a second engine would only add seconds
     uncertain = min(float(d.confidence.min()) for d in cand.decoded) < 0.9
-    if opts.use_tesseract and not cand.all_valid and uncertain:
+    # ... and so does a reading whose state codes are none (a dropped character shifted the line,
+    # and check-digit repair made the shifted fields consistent)
+    if opts.use_tesseract and ((not cand.all_valid and uncertain) or not cand.codes_known):
         t2 = time.perf_counter()
         alt = _tesseract_reading(best.lines, cand.fmt)
         timings["tesseract"] = (time.perf_counter() - t2) * 1000
-        if alt is not None and alt.valid:
+        if alt is not None and alt.valid and codes_known(alt):
             reading.fields = alt
             reading.engine = "tesseract"
             reading.status = "ok"
             reading.detail = f"{cand.fmt.name} read by tesseract after the PP-OCR reading failed its check digits"
             for line, text in zip(reading.lines, alt.lines, strict=True):
                 line.text = text
+    if reading.status == "ok" and reading.fields is not None and not codes_known(reading.fields):
+        f = reading.fields
+        reading.status = "unreadable"
+        reading.detail = (
+            f"state codes {f.issuing_state!r}/{f.nationality!r} are no Doc 9303 codes: the line was "
+            "misread (a character lost or added), whatever its check digits say"
+        )
     return reading
 
 
@@ -440,11 +467,8 @@ def correct_by_position(text: str, classes: list[str]) -> str:
     text = "".join(ch for ch in text.upper() if ch in ALPHABET or ch in "«")
     text = text.replace("«", "<<")
     # chevrons misread as letters: a letter between two fillers, or trailing letters after fillers
-    chars = list(text)
-    for i in range(1, len(chars) - 1):
-        if chars[i] in "KSE" and chars[i - 1] == FILLER and chars[i + 1] == FILLER:
-            chars[i] = FILLER
-    text = "".join(chars)
+    # ... and runs of up to three such letters inside a filler run (``<<KK<<``)
+    text = re.sub(r"(?<=<)[KSE]{1,3}(?=<)", lambda m: FILLER * len(m.group()), text)
     if len(text) != n:
         runs = [(m.start(), m.end()) for m in _filler_runs(text)]
         if len(text) < n:
