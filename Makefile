@@ -85,6 +85,7 @@ bench: install-bench
 	$(VENV)/bin/kycguard bench deepfake --simulate --out $(BENCH_OUT)/deepfake
 	$(VENV)/bin/kycguard bench frames --video $(DATA)/faces/face_recognition_examples/video/short_hamilton_clip.mp4 --out $(BENCH_OUT)/frames
 	$(VENV)/bin/kycguard bench reuse --root $(DATA)/faces/lfw_devtrain/original_150 --out $(BENCH_OUT)/reuse
+	$(VENV)/bin/kycguard bench known-faces --templates 100000 --out $(BENCH_OUT)/known_faces
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache

@@ -29,6 +29,7 @@ from kycguard.decision.config import EvidenceSettings
 from kycguard.documents.config import DocumentSettings
 from kycguard.errors import ConfigError
 from kycguard.liveness.config import LivenessSettings
+from kycguard.reviews.config import ReviewSettings
 from kycguard.scale.config import ScaleSettings
 from kycguard.security.config import SecuritySettings
 from kycguard.sessions.config import SessionSettings
@@ -193,6 +194,7 @@ class Settings(BaseSettings):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     webhooks: WebhookSettings = WebhookSettings()
     scale: ScaleSettings = Field(default_factory=ScaleSettings)
+    reviews: ReviewSettings = ReviewSettings()
 
     @property
     def effective_database_url(self) -> str:

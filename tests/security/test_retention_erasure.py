@@ -126,6 +126,7 @@ def test_erasure_removes_everything_of_one_person_and_is_audited(
         "verification_personal_data": 0,
         "session_blobs": 0,
         "session_frames": 0,
+        "known_faces": 0,
     }
     assert _sql(deployment, blobs_of, u=user)[0][0] == 6
     assert _sql(deployment, session_blobs, s=linked["session_id"])[0][0] == kept_frames
@@ -138,6 +139,7 @@ def test_erasure_removes_everything_of_one_person_and_is_audited(
         "verification_personal_data": 2,
         "session_blobs": kept_frames + 1,
         "session_frames": 1,
+        "known_faces": 2,  # the two verifications' templates kept for the known-faces search
     }
     assert _sql(deployment, blobs_of, u=user)[0][0] == 0
     assert _sql(deployment, blobs_of, u=bystander)[0][0] == 3

@@ -36,6 +36,25 @@ def _session_models() -> tuple[Any, Any, Any] | None:
     return KycSession, KycSessionBlob, KycSessionFrame
 
 
+def _known_face_model() -> Any | None:
+    """The known-faces table of the review workflow, when that feature is installed."""
+    try:
+        from kycguard.reviews.models import KnownFace
+    except ImportError:
+        return None
+    return KnownFace
+
+
+def _delete_known_faces(session: Session, *conditions: Any) -> dict[str, int]:
+    """Known-face templates, except those of cases labelled fraud: a fraud face is kept (encrypted)
+    so that it is recognised when it comes back; that is the one purpose it is kept for."""
+    model = _known_face_model()
+    if model is None:
+        return {}
+    query = delete(model).where(model.fraud.is_(False), *conditions)
+    return {"known_faces": _count(session.execute(query))}
+
+
 class Retention:
     def __init__(
         self, db: Database, audit: AuditLog, retention_days: int, subjects: SubjectHasher
@@ -60,6 +79,9 @@ class Retention:
                 counts["session_blobs"] = _count(
                     session.execute(delete(session_blob).where(session_blob.created_at < cutoff))
                 )
+            model = _known_face_model()
+            if model is not None:
+                counts |= _delete_known_faces(session, model.created_at < cutoff)
             if any(counts.values()):
                 self.audit.append(
                     session,
@@ -86,6 +108,12 @@ class Retention:
                 session, "erasure", user_id=user_id, tenant=tenant
             )
             counts |= _erase_sessions(session, user_id, tenant, self.subjects)
+            model = _known_face_model()
+            if model is not None:
+                owned = [model.user_id == user_id]
+                counts |= _delete_known_faces(
+                    session, *owned, *([model.tenant == tenant] if tenant is not None else [])
+                )
             _pseudonymise_verifications(session, user_id, tenant, self.subjects)
             ref = self.subjects.ref(tenant, user_id)
             entry = self.audit.append(
@@ -111,11 +139,21 @@ def _pseudonymise_verifications(
 ) -> None:
     """The records that stay no longer name the user: their user id becomes its pseudonym (per
     record tenant, so an admin's erasure across tenants gives each tenant's own pseudonym)."""
-    query = select(Verification).where(Verification.user_id == user_id)
-    if tenant is not None:
-        query = query.where(Verification.tenant == tenant)
-    for row in session.scalars(query):
-        row.user_id = subjects.ref(row.tenant, user_id)
+    for model in (Verification, *_review_models()):
+        query = select(model).where(model.user_id == user_id)
+        if tenant is not None:
+            query = query.where(model.tenant == tenant)
+        for row in session.scalars(query):
+            row.user_id = subjects.ref(row.tenant, user_id)
+
+
+def _review_models() -> tuple[Any, ...]:
+    """Review cases, labels and kept fraud faces name the user too, when that feature is installed."""
+    try:
+        from kycguard.reviews.models import CaseLabel, KnownFace, ReviewCase
+    except ImportError:
+        return ()
+    return ReviewCase, CaseLabel, KnownFace
 
 
 def _erase_sessions(

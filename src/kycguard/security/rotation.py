@@ -61,6 +61,8 @@ def _register_optional_columns() -> None:
         import kycguard.security.frames  # noqa: F401  (video sessions' kept images)
     with contextlib.suppress(ImportError):
         importlib.import_module("kycguard.webhooks.models")  # webhook endpoints' secrets
+    with contextlib.suppress(ImportError):
+        importlib.import_module("kycguard.reviews.known_faces")  # known-face templates
 
 
 def _rows(db: Database, col: EncryptedColumn, batch: int) -> Iterator[list[Any]]:

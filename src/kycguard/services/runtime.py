@@ -17,6 +17,8 @@ from kycguard.documents.portrait import PortraitFinder
 from kycguard.events import CaseDecided, EventBus, KnownFaceMatched, ReviewDecided
 from kycguard.jobs import PeriodicJob
 from kycguard.liveness.passive import PassiveLivenessDetector
+from kycguard.metrics.service import MetricsService
+from kycguard.reviews.service import ReviewService
 from kycguard.scale.executor import limit_native_threads
 from kycguard.scale.guard import check_shared_state
 from kycguard.scale.runtime import ScaleRuntime
@@ -92,6 +94,7 @@ class Runtime:
     jobs: list[PeriodicJob] = field(default_factory=list)  # run by kycguard.jobs or a task queue
     alerts: AlertService = field(kw_only=True)
     webhooks: WebhookService = field(kw_only=True)
+    reviews: ReviewService | None = None  # the review queue, feedback labels, known faces
 
     def health(self) -> dict[str, object]:
         """Ready when the database answers and every model is ``loaded`` or deliberately
@@ -106,6 +109,26 @@ class Runtime:
             v.startswith("loaded") or v.startswith("inactive") for v in models.values()
         )
         return {"status": "ok" if ready else "degraded", "database": database, "models": models}
+
+
+def build_reviews(
+    settings: Settings,
+    database: Database,
+    security: SecurityRuntime,
+    events: EventBus,
+    verifications: VerificationRepository,
+) -> ReviewService:
+    """The review queue, subscribed to decisions (cases, known faces) and to Prometheus counts."""
+    from kycguard.metrics.prometheus import count_decisions
+    from kycguard.reviews.known_faces import KnownFaces
+
+    known = KnownFaces(database, security.keyring, settings.reviews.known_face_distance)
+    reviews = ReviewService(
+        database, security.audit, security.keyring, settings.reviews, events, known, verifications
+    )
+    events.subscribe(reviews.on_case_decided, CaseDecided)
+    events.subscribe(count_decisions, CaseDecided, ReviewDecided)
+    return reviews
 
 
 def build_notifications(
@@ -205,6 +228,8 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             documents=documents,
         )
         alerts, webhooks = build_notifications(settings, database, security, events)
+        reviews = build_reviews(settings, database, security, events, repository)
+        alerts.far = MetricsService(database).labelled_accepts  # labels feed the FAR health rule
         yield Runtime(
             settings,
             vision,
@@ -221,6 +246,7 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             jobs=security.jobs() + alerts.jobs() + webhooks.jobs() + scale.jobs(),
             alerts=alerts,
             webhooks=webhooks,
+            reviews=reviews,
         )
     finally:
         for close in reversed(closers):

@@ -78,6 +78,19 @@ def select_selfie_face(faces: list[Face], settings: Settings) -> SelfieFace:
     return SelfieFace(largest, len(competing), len(faces) - len(competing))
 
 
+class Laps:
+    """Time spent in each step, in milliseconds, in the order the steps ran."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+        self.ms: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.ms[name] = round((now - self._last) * 1000, 1)
+        self._last = now
+
+
 @dataclass
 class _Case:
     """One verification as it moves through the steps of :meth:`VerificationService.verify`."""
@@ -129,12 +142,19 @@ class VerificationService:
     ) -> dict[str, Any]:
         """Decode and find the faces (a precise 4xx when unusable), run every check, decide, store."""
         started = time.perf_counter()
+        laps = Laps()
         case = self._open(id_document, selfie, structured_data, today or datetime.now(UTC).date())
+        laps.lap("decode_and_faces")
         self._check_quality(case)
+        laps.lap("quality")
         match = self._check_match(case)
+        laps.lap("face_match")
         self._check_document(case)
+        laps.lap("document_checks")
         self._check_reuse(case)
+        laps.lap("reuse")
         self._check_liveness(case)
+        laps.lap("passive_liveness")
         decision = decide(case.components, case.findings, self.settings.decision)
         verification_id = str(uuid.uuid4())
         created = datetime.now(UTC)
@@ -146,6 +166,7 @@ class VerificationService:
             identity_verified=case.identity_read and match.is_match,
             tail={"created_at": created.isoformat()},
         )
+        result["timings_ms"] = laps.ms  # per step (Prometheus: kycguard_detector_seconds)
         result["processing_time_ms"] = round((time.perf_counter() - started) * 1000, 1)
         self._store(case, result, created, user_id, tenant, actor)
         return result
