@@ -25,6 +25,7 @@ from kycguard.errors import ConfigError
 from kycguard.liveness.config import LivenessSettings
 from kycguard.security.config import SecuritySettings
 from kycguard.sessions.config import SessionSettings
+from kycguard.web.config import WebSettings
 
 
 class Section(BaseModel):
@@ -174,6 +175,7 @@ class Settings(BaseSettings):
     documents: DocumentSettings = DocumentSettings()
     sessions: SessionSettings = SessionSettings()
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    web: WebSettings = WebSettings()
 
     @property
     def effective_database_url(self) -> str:

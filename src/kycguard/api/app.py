@@ -15,6 +15,7 @@ from kycguard.api.routes import admin, audit, docs, sessions, subjects, system, 
 from kycguard.security import wiring as security
 from kycguard.services.runtime import open_runtime
 from kycguard.settings import Settings, get_settings
+from kycguard.web import routes as web
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(audit.router)
     app.include_router(subjects.router)
+    app.include_router(web.router)
     if not settings.security.public_docs:
         app.include_router(docs.router)
     # two images plus form overhead

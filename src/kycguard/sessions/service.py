@@ -222,18 +222,51 @@ class SessionService:
             "api_version": API_VERSION,
         }
 
-    def _portrait(self, data: bytes) -> bytes:
+    def attach_document(
+        self, session_id: str, token: str | None, front: bytes, back: bytes | None = None
+    ) -> dict[str, Any]:
+        """The ID document photographed in the browser (the capture page's first step): its
+        portrait is kept for the face match at completion, as if uploaded at creation; the back
+        (licences and ID cards carry a barcode there) is kept for the reviewer. Only the session's
+        own token may attach one, while the session is open and has no linked verification."""
+        row = self.repository.load(session_id)
+        self._authorise(row, token, required=True)
+        self._check_alive(row)
+        if row.verification_id is not None:
+            raise _error(
+                "this session uses the document of its linked verification",
+                "DOCUMENT_ALREADY_LINKED",
+                409,
+            )
+        portrait = self._portrait(front)  # 422 NO_FACE_IN_DOCUMENT etc. before anything is written
+        back_jpeg = None
+        if back is not None:
+            back_jpeg = _jpeg(self._decoded(back, "id_document_back"), 90)
+        with self.repository.transaction() as tx:
+            self.frames.put(tx, session_id, "document", portrait)
+            if back_jpeg is not None:
+                self.frames.put(tx, session_id, "id_back", back_jpeg)
+        return {
+            "session_id": session_id,
+            "document_portrait": True,
+            "document_back": back_jpeg is not None,
+        }
+
+    def _decoded(self, data: bytes, field: str) -> np.ndarray:
         limits = self.settings.limits
-        image = downscale(
+        return downscale(
             decode_image(
                 data,
-                field="id_document",
+                field=field,
                 max_bytes=limits.max_upload_bytes,
                 max_pixels=limits.max_pixels,
                 min_side=limits.min_side_px,
             ),
             limits.analysis_max_side_px,
         )
+
+    def _portrait(self, data: bytes) -> bytes:
+        image = self._decoded(data, "id_document")
         portrait = self.portraits.require(image, self.settings.quality.min_document_face_px)
         return _jpeg(portrait.crop, 92)
 
@@ -566,8 +599,12 @@ class SessionService:
             "status": status,
             "challenges": [
                 {k: r[k] for k in ("challenge", "status", "attempts") if k in r}
+                | {"instruction": INSTRUCTIONS[Challenge(r["challenge"])]}
                 for r in st["results"]
             ],
+            "challenge_timeout_s": self.settings.sessions.challenge_timeout_s,
+            "document_portrait": row.verification_id is not None
+            or self.frames.get(row.id, "document") is not None,
             "frames_received": row.frames_received,
             "last_sequence": row.last_sequence,
             "created_at": _aware(row.created_at).isoformat(),

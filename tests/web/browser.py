@@ -1,0 +1,97 @@
+"""Debian's Chromium driven by Playwright, with a fake camera fed a real clip (never a downloaded
+browser), and fake camera files written as Y4M (header, then ``FRAME`` + raw I420 per frame)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from support.env import missing
+
+CHROMIUM = "/usr/bin/chromium"
+BASE_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def write_y4m(path: Path, frames: Iterable[np.ndarray], fps: int = 30) -> Path:
+    """BGR frames (all the same even size) as a Y4M file Chromium's fake camera plays in a loop."""
+    with path.open("wb") as out:
+        header_written = False
+        for bgr in frames:
+            h, w = bgr.shape[:2]
+            if not header_written:
+                out.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+                header_written = True
+            out.write(b"FRAME\n")
+            out.write(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return path
+
+
+def clip_frames(video: Path, start: int, stop: int, width: int = 640) -> list[np.ndarray]:
+    """Frames ``start``..``stop`` (0-based decode order) scaled to ``width`` (even height)."""
+    cap = cv2.VideoCapture(str(video))
+    frames = []
+    index = 0
+    while index <= stop:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        if index >= start:
+            h, w = bgr.shape[:2]
+            height = int(round(h * width / w / 2) * 2)
+            frames.append(cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA))
+        index += 1
+    cap.release()
+    if not frames:
+        raise RuntimeError(f"no frames decoded from {video}")
+    return frames
+
+
+def still_frames(photo_bgr: np.ndarray, count: int = 60, seed: int = 0) -> list[np.ndarray]:
+    """A photo held still in front of a camera: the same picture with fresh sensor noise per frame
+    (a camera never delivers two identical frames), 640 px wide."""
+    h, w = photo_bgr.shape[:2]
+    height = int(round(h * 640 / w / 2) * 2)
+    base = cv2.resize(photo_bgr, (640, height), interpolation=cv2.INTER_AREA).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    return [
+        np.clip(base + rng.normal(0, 2.0, base.shape), 0, 255).astype(np.uint8)
+        for _ in range(count)
+    ]
+
+
+@contextmanager
+def chromium(camera: Path | None, *, allow_camera: bool = True) -> Iterator[Any]:
+    """A headless Chromium. ``camera``: a Y4M file as the fake camera; ``allow_camera`` False
+    launches without the fake permission UI, so the page's camera request is refused."""
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        missing("Debian chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("playwright is not installed (pip install playwright; never `playwright install`)")
+    args = list(BASE_ARGS)
+    if camera is not None:
+        args += [
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={camera}",
+        ]
+    if allow_camera:
+        args.append("--use-fake-ui-for-media-stream")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
