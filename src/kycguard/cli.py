@@ -37,6 +37,8 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         workers=args.workers,
         log_level="info",
+        log_config=None,  # kycguard.metrics.logging: JSON lines with a request id
+        access_log=False,  # replaced by kycguard.access (route templates, no addresses)
         server_header=False,
     )
     return 0

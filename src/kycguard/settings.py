@@ -23,6 +23,7 @@ from pydantic_settings import (
 from kycguard.documents.config import DocumentSettings
 from kycguard.errors import ConfigError
 from kycguard.liveness.config import LivenessSettings
+from kycguard.reviews.config import ReviewSettings
 from kycguard.security.config import SecuritySettings
 from kycguard.sessions.config import SessionSettings
 from kycguard.web.config import WebSettings
@@ -176,6 +177,7 @@ class Settings(BaseSettings):
     sessions: SessionSettings = SessionSettings()
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     web: WebSettings = WebSettings()
+    reviews: ReviewSettings = ReviewSettings()
 
     @property
     def effective_database_url(self) -> str:

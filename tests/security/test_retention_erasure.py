@@ -105,14 +105,24 @@ def test_erasure_removes_everything_of_one_person_and_is_audited(
 
     # another tenant's integrator erases "its" user of that id: nothing of tenant A is touched
     other = erase(deployment.headers("integrator", deployment.tenant_b))
-    assert other["deleted"] == {"blobs": 0, "session_blobs": 0, "session_frames": 0}
+    assert other["deleted"] == {
+        "blobs": 0,
+        "session_blobs": 0,
+        "session_frames": 0,
+        "known_faces": 0,
+    }
     assert _sql(deployment, blobs_of, u=user)[0][0] == 6
     assert _sql(deployment, session_blobs, s=linked["session_id"])[0][0] == kept_frames
 
     # the tenant's own erasure: its verifications, and its sessions linked or not
     own = erase(deployment.headers("integrator"))
     assert own["tenant"] == deployment.tenant_a
-    assert own["deleted"] == {"blobs": 6, "session_blobs": kept_frames + 1, "session_frames": 1}
+    assert own["deleted"] == {
+        "blobs": 6,
+        "session_blobs": kept_frames + 1,
+        "session_frames": 1,
+        "known_faces": 2,  # the two verifications' templates kept for the known-faces search
+    }
     assert _sql(deployment, blobs_of, u=user)[0][0] == 0
     assert _sql(deployment, blobs_of, u=bystander)[0][0] == 3
     assert _sql(deployment, session_blobs, s=linked["session_id"])[0][0] == 0

@@ -12,6 +12,10 @@ from kycguard import __version__
 from kycguard.api import errors
 from kycguard.api.limits import BodySizeLimit
 from kycguard.api.routes import admin, audit, docs, sessions, subjects, system, verify
+from kycguard.metrics import routes as metrics
+from kycguard.metrics.logging import RequestContext, configure_json_logging
+from kycguard.metrics.prometheus import RequestMetrics
+from kycguard.reviews import routes as reviews
 from kycguard.security import wiring as security
 from kycguard.services.runtime import open_runtime
 from kycguard.settings import Settings, get_settings
@@ -20,7 +24,7 @@ from kycguard.web import routes as web
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    logging.basicConfig(level=logging.INFO)
+    configure_json_logging(logging.INFO)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -47,9 +51,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(subjects.router)
     app.include_router(web.router)
+    app.include_router(reviews.router)
+    app.include_router(metrics.router)
     if not settings.security.public_docs:
         app.include_router(docs.router)
     # two images plus form overhead
     app.add_middleware(BodySizeLimit, max_bytes=2 * settings.limits.max_upload_bytes + 64 * 1024)
     security.install(app, settings)  # access rules, error docs, headers, CORS, rate limits
+    app.add_middleware(RequestMetrics)  # request durations by route template
+    app.add_middleware(RequestContext)  # outermost: request id and JSON access line
     return app

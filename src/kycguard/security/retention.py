@@ -30,6 +30,25 @@ def _session_models() -> tuple[Any, Any, Any] | None:
     return KycSession, KycSessionBlob, KycSessionFrame
 
 
+def _known_face_model() -> Any | None:
+    """The known-faces table of the review workflow, when that feature is installed."""
+    try:
+        from kycguard.reviews.models import KnownFace
+    except ImportError:
+        return None
+    return KnownFace
+
+
+def _delete_known_faces(session: Session, *conditions: Any) -> dict[str, int]:
+    """Known-face templates, except those of cases labelled fraud: a fraud face is kept (encrypted)
+    so that it is recognised when it comes back; that is the one purpose it is kept for."""
+    model = _known_face_model()
+    if model is None:
+        return {}
+    query = delete(model).where(model.fraud.is_(False), *conditions)
+    return {"known_faces": _count(session.execute(query))}
+
+
 class Retention:
     def __init__(self, db: Database, audit: AuditLog, retention_days: int) -> None:
         self.db = db
@@ -48,6 +67,9 @@ class Retention:
                 counts["session_blobs"] = _count(
                     session.execute(delete(session_blob).where(session_blob.created_at < cutoff))
                 )
+            model = _known_face_model()
+            if model is not None:
+                counts |= _delete_known_faces(session, model.created_at < cutoff)
             if any(counts.values()):
                 self.audit.append(
                     session,
@@ -70,6 +92,12 @@ class Retention:
                 query = query.where(Blob.tenant == tenant)
             counts = {"blobs": _count(session.execute(query))}
             counts |= _erase_sessions(session, user_id, tenant)
+            model = _known_face_model()
+            if model is not None:
+                owned = [model.user_id == user_id]
+                counts |= _delete_known_faces(
+                    session, *owned, *([model.tenant == tenant] if tenant is not None else [])
+                )
             entry = self.audit.append(
                 session,
                 actor,

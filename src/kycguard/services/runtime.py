@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from kycguard.decision.calibration import Calibration
 from kycguard.documents.portrait import PortraitFinder
-from kycguard.events import EventBus
+from kycguard.events import CaseDecided, EventBus, ReviewDecided
 from kycguard.jobs import PeriodicJob
+from kycguard.reviews.service import ReviewService
 from kycguard.security.frames import EncryptedFrameStore
 from kycguard.security.runtime import SecurityRuntime, build_security, prepare_data_dir
 from kycguard.services.verification import VerificationService
@@ -82,6 +83,7 @@ class Runtime:
     model_status: dict[str, str] = field(default_factory=dict)
     events: EventBus = field(default_factory=EventBus)  # subscribers: alerts, webhooks, reviews
     jobs: list[PeriodicJob] = field(default_factory=list)  # run by kycguard.jobs or a task queue
+    reviews: ReviewService | None = None  # the review queue, feedback labels, known faces
 
     def health(self) -> dict[str, object]:
         try:
@@ -94,6 +96,22 @@ class Runtime:
             v.startswith("loaded") or v.startswith("inactive") for v in models.values()
         )
         return {"status": "ok" if ready else "degraded", "database": database, "models": models}
+
+
+def build_reviews(
+    settings: Settings, database: Database, security: SecurityRuntime, events: EventBus
+) -> ReviewService:
+    """The review queue, subscribed to decisions (cases, known faces) and to Prometheus counts."""
+    from kycguard.metrics.prometheus import count_decisions
+    from kycguard.reviews.known_faces import KnownFaces
+
+    known = KnownFaces(database, security.keyring, settings.reviews.known_face_distance)
+    reviews = ReviewService(
+        database, security.audit, security.keyring, settings.reviews, events, known
+    )
+    events.subscribe(reviews.on_case_decided, CaseDecided)
+    events.subscribe(count_decisions, CaseDecided, ReviewDecided)
+    return reviews
 
 
 @contextmanager
@@ -144,6 +162,7 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             lockout=security.lockout,
             events=events,
         )
+        reviews = build_reviews(settings, database, security, events)
         yield Runtime(
             settings,
             vision,
@@ -155,6 +174,7 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             {"document_ocr": "loaded", "passive_liveness": "loaded", "security": security.status()},
             events=events,
             jobs=security.jobs(),
+            reviews=reviews,
         )
     finally:
         for close in reversed(closers):

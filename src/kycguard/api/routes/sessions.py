@@ -66,6 +66,13 @@ class AliasSession(_Strict):
     session_id: str
 
 
+def _reviewed(rt: Runtime, view: dict[str, Any]) -> dict[str, Any]:
+    """A reviewer's outcome laid over the stored decision (which stays as it was stored)."""
+    if rt.reviews is not None and view.get("result") is not None:
+        view["result"] = rt.reviews.overlay("session", view["session_id"], view["result"])
+    return view
+
+
 def _token(request: Request) -> str | None:
     return request.headers.get(TOKEN_HEADER) or None
 
@@ -244,7 +251,7 @@ def get_session(
     rt: Runtime = Depends(runtime),
     who: Principal = Depends(either),
 ) -> dict[str, Any]:
-    return rt.sessions.get(session_id, _token(request), who.tenant_filter)
+    return _reviewed(rt, rt.sessions.get(session_id, _token(request), who.tenant_filter))
 
 
 @router.delete("/sessions/{session_id}", summary="Erase a session's images (server-side call)")
@@ -296,4 +303,4 @@ def get_session_status(
     rt: Runtime = Depends(runtime),
     who: Principal = Depends(either),
 ) -> dict[str, Any]:
-    return rt.sessions.get(session_id, _token(request), who.tenant_filter)
+    return _reviewed(rt, rt.sessions.get(session_id, _token(request), who.tenant_filter))

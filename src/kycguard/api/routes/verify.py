@@ -111,4 +111,5 @@ def get_verification(
     rt: Runtime = Depends(runtime),
     who: Principal = Depends(require(Role.INTEGRATOR, Role.REVIEWER)),
 ) -> dict[str, Any]:
-    return rt.verifications.get(verification_id, tenant=who.tenant_filter)
+    result = rt.verifications.get(verification_id, tenant=who.tenant_filter)
+    return rt.reviews.overlay("verification", verification_id, result) if rt.reviews else result

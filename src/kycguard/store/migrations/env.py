@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+from kycguard.reviews import models as review_models  # noqa: F401  (review tables)
 from kycguard.store import (
     security_models,  # noqa: F401  (registers the security tables)
     session_models,  # noqa: F401  (registers the session tables)
