@@ -20,6 +20,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from kycguard.alerts.config import AlertSettings
 from kycguard.documents.config import DocumentSettings
 from kycguard.errors import ConfigError
 from kycguard.liveness.config import LivenessSettings
@@ -27,6 +28,7 @@ from kycguard.reviews.config import ReviewSettings
 from kycguard.security.config import SecuritySettings
 from kycguard.sessions.config import SessionSettings
 from kycguard.web.config import WebSettings
+from kycguard.webhooks.config import WebhookSettings
 
 
 class Section(BaseModel):
@@ -178,6 +180,8 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     web: WebSettings = WebSettings()
     reviews: ReviewSettings = ReviewSettings()
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    webhooks: WebhookSettings = WebhookSettings()
 
     @property
     def effective_database_url(self) -> str:

@@ -25,7 +25,7 @@ from security.helpers import (
 
 ROLES = ("admin", "integrator", "reviewer", "auditor")
 # path/query parameters that name a tenant-owned resource
-TENANT_RESOURCES = {"verification_id", "session_id"}
+TENANT_RESOURCES = {"verification_id", "session_id", "endpoint_id"}
 # Known, tracked gaps: (METHOD, path) -> why that operation does not yet confine an integrator to
 # its tenant. The check still runs: when it starts passing, this fails until the entry is removed.
 KNOWN_TENANT_GAPS: dict[tuple[str, str], str] = {}
@@ -82,6 +82,10 @@ def world(deployment: Deployment, photos: dict[str, bytes]) -> Iterator[Fixture]
     session = start_session(deployment, "matrix-user")
     other = start_session(deployment, "matrix-other")
     throwaway = deployment.create_key("auditor")
+    # a webhook endpoint of tenant A (a public address literal: the server refuses private ones)
+    with deployment.client(headers=deployment.headers("integrator")) as c:
+        r = c.post("/api/v1/webhooks/endpoints", json={"url": "https://93.184.216.34/matrix-hook"})
+    assert r.status_code == 201, r.text
     yield Fixture(
         deployment,
         {
@@ -89,6 +93,9 @@ def world(deployment: Deployment, photos: dict[str, bytes]) -> Iterator[Fixture]
             "session_id": session["session_id"],
             "key_id": throwaway["id"],
             "user_id": "matrix-erased-user",
+            "endpoint_id": r.json()["id"],
+            "alert_id": "alr_unknown",  # the walk checks access; 404 passes for the right roles
+            "delivery_id": "dlv_unknown",
         },
         session["session_token"],
         other["session_token"],

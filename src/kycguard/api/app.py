@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from kycguard import __version__
+from kycguard.alerts import routes as alerts
 from kycguard.api import errors
 from kycguard.api.limits import BodySizeLimit
 from kycguard.api.routes import admin, audit, docs, sessions, subjects, system, verify
@@ -20,6 +21,7 @@ from kycguard.security import wiring as security
 from kycguard.services.runtime import open_runtime
 from kycguard.settings import Settings, get_settings
 from kycguard.web import routes as web
+from kycguard.webhooks import routes as webhooks
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -53,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(web.router)
     app.include_router(reviews.router)
     app.include_router(metrics.router)
+    app.include_router(alerts.router)
+    app.include_router(webhooks.router)
     if not settings.security.public_docs:
         app.include_router(docs.router)
     # two images plus form overhead

@@ -10,6 +10,7 @@ removed, checked by a fresh scan after re-encryption.
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -54,10 +55,13 @@ def register_encrypted_column(column: EncryptedColumn) -> None:
 
 def _register_optional_columns() -> None:
     """Features that keep their own encrypted columns register them on import: video sessions'
-    kept images, known-face templates."""
-    import importlib
+    kept images, known-face templates, webhook endpoints' secrets."""
 
-    for module in ("kycguard.security.frames", "kycguard.reviews.known_faces"):
+    for module in (
+        "kycguard.security.frames",
+        "kycguard.reviews.known_faces",
+        "kycguard.webhooks.models",
+    ):
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
 

@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from kycguard.alerts.service import AlertService
 from kycguard.decision.calibration import Calibration
 from kycguard.documents.portrait import PortraitFinder
-from kycguard.events import CaseDecided, EventBus, ReviewDecided
+from kycguard.events import CaseDecided, EventBus, KnownFaceMatched, ReviewDecided
 from kycguard.jobs import PeriodicJob
 from kycguard.reviews.service import ReviewService
 from kycguard.security.frames import EncryptedFrameStore
@@ -26,6 +27,7 @@ from kycguard.vision.detector import MediaPipeDetectorOptions, MediaPipeFaceDete
 from kycguard.vision.embedder import DlibEmbedder, FaceEmbedder, OnnxEmbedder, OnnxEmbedderOptions
 from kycguard.vision.landmarker import FaceLandmarkerOptions
 from kycguard.vision.matcher import FaceMatcher, FaceMatcherOptions
+from kycguard.webhooks.service import WebhookService
 
 
 @dataclass
@@ -84,6 +86,8 @@ class Runtime:
     events: EventBus = field(default_factory=EventBus)  # subscribers: alerts, webhooks, reviews
     jobs: list[PeriodicJob] = field(default_factory=list)  # run by kycguard.jobs or a task queue
     reviews: ReviewService | None = None  # the review queue, feedback labels, known faces
+    alerts: AlertService = field(kw_only=True)
+    webhooks: WebhookService = field(kw_only=True)
 
     def health(self) -> dict[str, object]:
         try:
@@ -112,6 +116,20 @@ def build_reviews(
     events.subscribe(reviews.on_case_decided, CaseDecided)
     events.subscribe(count_decisions, CaseDecided, ReviewDecided)
     return reviews
+
+
+def build_notifications(
+    settings: Settings, database: Database, security: SecurityRuntime, events: EventBus
+) -> tuple[AlertService, WebhookService]:
+    """Alerts and integrator webhooks, subscribed to the decisions they react to. The FAR rule's
+    label provider is connected by whoever stores labels (``alerts.far``)."""
+    alerts = AlertService(database, settings.alerts, security.audit)
+    webhooks = WebhookService(database, security.keyring, security.audit, settings.webhooks)
+    events.subscribe(alerts.on_case_decided, CaseDecided)
+    events.subscribe(alerts.on_known_face, KnownFaceMatched)
+    events.subscribe(webhooks.on_case_decided, CaseDecided)
+    events.subscribe(webhooks.on_review_decided, ReviewDecided)
+    return alerts, webhooks
 
 
 @contextmanager
@@ -163,6 +181,7 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             events=events,
         )
         reviews = build_reviews(settings, database, security, events)
+        alerts, webhooks = build_notifications(settings, database, security, events)
         yield Runtime(
             settings,
             vision,
@@ -173,8 +192,10 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             security,
             {"document_ocr": "loaded", "passive_liveness": "loaded", "security": security.status()},
             events=events,
-            jobs=security.jobs(),
+            jobs=security.jobs() + alerts.jobs() + webhooks.jobs(),
             reviews=reviews,
+            alerts=alerts,
+            webhooks=webhooks,
         )
     finally:
         for close in reversed(closers):

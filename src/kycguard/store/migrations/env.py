@@ -5,12 +5,15 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+from kycguard.alerts import models as alert_models  # noqa: F401  (alerts)
+from kycguard.delivery import models as delivery_models  # noqa: F401  (outbox, attempts)
 from kycguard.reviews import models as review_models  # noqa: F401  (review tables)
 from kycguard.store import (
     security_models,  # noqa: F401  (registers the security tables)
     session_models,  # noqa: F401  (registers the session tables)
 )
 from kycguard.store.models import Base
+from kycguard.webhooks import models as webhook_models  # noqa: F401  (webhook endpoints)
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,0 +1,1 @@
+"""Fraud and system-health alerts: rules, de-duplication, severities, channels and routing."""

@@ -1,0 +1,2 @@
+"""Integrator webhooks: per-tenant endpoints receiving signed ``verification.completed``,
+``session.completed`` and ``review.decided`` events through the durable outbox."""
