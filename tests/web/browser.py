@@ -58,17 +58,23 @@ def clip_frames(video: Path, start: int, stop: int, width: int = 640) -> list[np
     return frames
 
 
-def still_frames(photo_bgr: np.ndarray, count: int = 60, seed: int = 0) -> list[np.ndarray]:
-    """A photo held still in front of a camera: the same picture with fresh sensor noise per frame
-    (a camera never delivers two identical frames), 640 px wide."""
-    h, w = photo_bgr.shape[:2]
-    height = int(round(h * 640 / w / 2) * 2)
-    base = cv2.resize(photo_bgr, (640, height), interpolation=cv2.INTER_AREA).astype(np.float32)
+def with_sensor_noise(frames: list[np.ndarray], sigma: float = 2.0, seed: int = 0) -> list[np.ndarray]:
+    """Fresh sensor noise on every frame, as a real camera delivers: Chromium loops the file, and
+    a frame repeated byte for byte is refused by the server as DUPLICATE_FRAME (a replay)."""
     rng = np.random.default_rng(seed)
     return [
-        np.clip(base + rng.normal(0, 2.0, base.shape), 0, 255).astype(np.uint8)
-        for _ in range(count)
+        np.clip(f.astype(np.float32) + rng.normal(0, sigma, f.shape), 0, 255).astype(np.uint8)
+        for f in frames
     ]
+
+
+def still_frames(photo_bgr: np.ndarray, count: int = 300) -> list[np.ndarray]:
+    """A photo held still in front of a camera (10 s at 30 fps): the same picture with fresh
+    sensor noise per frame, 640 px wide."""
+    h, w = photo_bgr.shape[:2]
+    height = int(round(h * 640 / w / 2) * 2)
+    base = cv2.resize(photo_bgr, (640, height), interpolation=cv2.INTER_AREA)
+    return with_sensor_noise([base] * count)
 
 
 @contextmanager

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 from documents.render import Identity, render_td3
-from web.browser import chromium, clip_frames, still_frames, write_y4m
+from web.browser import chromium, clip_frames, still_frames, with_sensor_noise, write_y4m
 from web.conftest import OBAMA_CLIP, Web
 
 pytestmark = [pytest.mark.evaldata, pytest.mark.slow]
@@ -20,10 +20,17 @@ MOBILE = {"width": 360, "height": 780}
 
 @pytest.fixture(scope="module")
 def clip_camera(eval_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """obama_short.mp4 frames 0-100 (3.4 s, looped by Chromium): a neutral face, then a smile from
-    frame 52 held to 66, then speech (tests/sessions/test_detectors_real.py)."""
+    """obama_short.mp4 (tests/sessions/test_detectors_real.py): frames 0-18 neutral, a blink at
+    19-22, neutral 24-50, then a blink and a smile from 52 held to 66. The neutral stretch 24-50 is
+    played forward, back and forward again (2.7 s) so the server finds its 5 steady baseline frames
+    even when a busy server samples only ~4 frames a second; the whole is written twice (10 s)
+    with fresh sensor noise so Chromium's loop never repeats a frame byte for byte."""
     frames = clip_frames(eval_data / OBAMA_CLIP, 0, 100)
-    return write_y4m(tmp_path_factory.mktemp("cam") / "obama.y4m", frames)
+    neutral = frames[24:51]
+    once = frames[:19] + neutral + neutral[::-1] + neutral + frames[51:]
+    return write_y4m(
+        tmp_path_factory.mktemp("cam") / "obama.y4m", with_sensor_noise(once * 2, seed=1)
+    )
 
 
 @pytest.fixture(scope="module")

@@ -65,7 +65,7 @@ def console_page() -> FileResponse:
 
 @router.get("/console/dashboard", summary="The metrics dashboard", dependencies=[Depends(anyone)])
 def dashboard_page() -> FileResponse:
-    return _page("dashboard.html")
+    return _page("console.html")  # one application; it draws the dashboard for this address
 
 
 @router.get(

@@ -362,6 +362,7 @@ export class KycCapture {
         if (!this.streaming) break;
         answer = await this._sendFrame(frame, started);
         this.failures = 0;
+        this.duplicates = 0;
         this.notice.textContent = performance.now() - started > SLOW_MS ? this.t("network_slow") : "";
       } catch (err) {
         if (!this.streaming) break;
@@ -604,6 +605,7 @@ export class KycCapture {
     const data = await response.json().catch(() => ({}));
     if (!response.ok) {
       const error = data.error || {};
+      console.warn(`kycguard: ${method} ${path.split("/").pop()} -> ${response.status} ${error.code}: ${error.message}`);
       throw new ApiError(response.status, error.code || `HTTP_${response.status}`, error.message);
     }
     return data;

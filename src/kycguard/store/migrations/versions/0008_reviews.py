@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0004"
+down_revision = "0007"  # chained after alerts (0007) in the web branch, which merges both
 branch_labels = None
 depends_on = None
 
