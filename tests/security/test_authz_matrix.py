@@ -96,6 +96,10 @@ def world(deployment: Deployment, photos: dict[str, bytes]) -> Iterator[Fixture]
             "endpoint_id": r.json()["id"],
             "alert_id": "alr_unknown",  # the walk checks access; 404 passes for the right roles
             "delivery_id": "dlv_unknown",
+            "review_id": "rev_unknown",
+            "kind": "selfie",
+            "session_token": session["session_token"],  # the capture page's address
+            "name": "kycguard-capture.js",  # a static file of the pages
         },
         session["session_token"],
         other["session_token"],

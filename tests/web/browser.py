@@ -58,7 +58,9 @@ def clip_frames(video: Path, start: int, stop: int, width: int = 640) -> list[np
     return frames
 
 
-def with_sensor_noise(frames: list[np.ndarray], sigma: float = 2.0, seed: int = 0) -> list[np.ndarray]:
+def with_sensor_noise(
+    frames: list[np.ndarray], sigma: float = 2.0, seed: int = 0
+) -> list[np.ndarray]:
     """Fresh sensor noise on every frame, as a real camera delivers: Chromium loops the file, and
     a frame repeated byte for byte is refused by the server as DUPLICATE_FRAME (a replay)."""
     rng = np.random.default_rng(seed)
