@@ -59,6 +59,7 @@ def _page(browser: Any) -> Any:
     context = browser.new_context(viewport=DESKTOP, locale="en-GB")
     context.on("console", lambda m: print(f"console.{m.type}: {m.text}"))
     context.on("weberror", lambda e: print(f"page error: {e.error}"))
+    context.on("response", lambda r: r.status >= 400 and print(f"{r.request.method} {r.url} -> {r.status}"))
     return context.new_page()
 
 

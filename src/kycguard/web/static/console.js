@@ -35,6 +35,7 @@ async function api(method, path, body) {
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
     const e = data.error || {};
+    console.warn(`kycguard: ${method} ${path} -> ${response.status} ${e.code}: ${e.message}`);
     if (response.status === 401) {
       apiKey = null;
       render();
