@@ -25,7 +25,7 @@ from security.helpers import (
 
 ROLES = ("admin", "integrator", "reviewer", "auditor")
 # path/query parameters that name a tenant-owned resource
-TENANT_RESOURCES = {"verification_id", "session_id", "endpoint_id"}
+TENANT_RESOURCES = {"verification_id", "session_id", "endpoint_id", "review_id"}
 # Known, tracked gaps: (METHOD, path) -> why that operation does not yet confine an integrator to
 # its tenant. The check still runs: when it starts passing, this fails until the entry is removed.
 KNOWN_TENANT_GAPS: dict[tuple[str, str], str] = {}
@@ -37,6 +37,7 @@ class Operation:
     path: str
     access: dict[str, Any] | None
     query: tuple[str, ...]
+    body: bool = False  # a required request body (the walk sends none: validation answers first)
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -59,7 +60,8 @@ def _operations() -> list[Operation]:
                 for p in op.get("parameters", [])
                 if p["in"] == "query" and p.get("required")
             )
-            ops.append(Operation(method.upper(), path, op.get("x-kycguard-access"), query))
+            body = bool(op.get("requestBody", {}).get("required"))
+            ops.append(Operation(method.upper(), path, op.get("x-kycguard-access"), query, body))
     return ops
 
 
@@ -79,6 +81,7 @@ class Fixture:
 @pytest.fixture(scope="module")
 def world(deployment: Deployment, photos: dict[str, bytes]) -> Iterator[Fixture]:
     verification = run_verification(deployment, photos, "matrix-user")
+    review_id = _review_case(deployment, photos)
     session = start_session(deployment, "matrix-user")
     other = start_session(deployment, "matrix-other")
     throwaway = deployment.create_key("auditor")
@@ -96,7 +99,7 @@ def world(deployment: Deployment, photos: dict[str, bytes]) -> Iterator[Fixture]
             "endpoint_id": r.json()["id"],
             "alert_id": "alr_unknown",  # the walk checks access; 404 passes for the right roles
             "delivery_id": "dlv_unknown",
-            "review_id": "rev_unknown",
+            "review_id": review_id,
             "kind": "selfie",
             "session_token": session["session_token"],  # the capture page's address
             "name": "kycguard-capture.js",  # a static file of the pages
@@ -104,6 +107,21 @@ def world(deployment: Deployment, photos: dict[str, bytes]) -> Iterator[Fixture]
         session["session_token"],
         other["session_token"],
     )
+
+
+def _review_case(dep: Deployment, photos: dict[str, bytes]) -> str:
+    """A review case of tenant A: a slightly blurred selfie makes a manual_review verification."""
+    import io
+
+    from PIL import Image, ImageFilter
+
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(photos["obama2"])).filter(ImageFilter.GaussianBlur(1.5)).save(buf, "JPEG")
+    case = run_verification(dep, photos | {"obama2": buf.getvalue()}, "matrix-review-user")
+    assert case["status"] == "manual_review", case
+    with dep.client(headers=dep.headers("reviewer")) as c:
+        items = c.get("/api/v1/reviews", params={"limit": 200}).json()["items"]
+    return next(i["id"] for i in items if i["case_id"] == case["verification_id"])
 
 
 def _call(world: Fixture, op: Operation, headers: dict[str, str]) -> httpx.Response:
@@ -175,6 +193,10 @@ def test_authorization_matrix(op: Operation, world: Fixture) -> None:
             )
             pytest.xfail(gap)
         assert_error(r, 404)
+
+    # another tenant's reviewer: the case, verification or session does not exist for it
+    if "reviewer" in allowed and _names_tenant_resource(op) and not op.body:
+        assert_error(_call(world, op, dep.headers("reviewer", dep.tenant_b)), 404)
 
 
 def test_openapi_document_needs_a_key_and_matches_the_walk(deployment: Deployment) -> None:

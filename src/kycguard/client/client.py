@@ -203,6 +203,10 @@ class Metrics(_Area):
         params = {k: v for k, v in (("from", from_), ("to", to)) if v} | {"bucket": bucket}
         return self._c.request("GET", "/metrics/timeseries", params=params)
 
+    def prometheus(self) -> str:
+        """The Prometheus exposition text of ``/metrics`` (reviewer, auditor or admin key)."""
+        return self._c.request_bytes("GET", "/metrics", prefix="").decode()
+
 
 class Client:
     """``Client(base_url, api_key, signing_secret=None)``; a context manager, thread-safe as
@@ -249,10 +253,10 @@ class Client:
         )
 
     def _send(
-        self, method: str, path: str, *, authenticated: bool = True, **kw: Any
+        self, method: str, path: str, *, authenticated: bool = True, prefix: str = API, **kw: Any
     ) -> httpx.Response:
         auth = self._auth if authenticated else None
-        response = self._http.request(method, API + path, auth=auth, **kw)
+        response = self._http.request(method, prefix + path, auth=auth, **kw)
         raise_for_error(response)
         return response
 

@@ -17,7 +17,11 @@ from kycguard.services.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["reviews"])
 reviewer = require(Role.REVIEWER)
-ID = Path(..., min_length=1, max_length=64)
+
+
+def _id() -> Any:
+    """A fresh path parameter each time (FastAPI binds a Path object to one parameter name)."""
+    return Path(..., min_length=1, max_length=64)
 
 
 class DecisionBody(BaseModel):
@@ -63,7 +67,7 @@ def list_reasons(_: Principal = Depends(reviewer)) -> dict[str, Any]:
 
 @router.get("/reviews/{review_id}", summary="A case and its evidence (the view is audited)")
 def get_review(
-    review_id: str = ID, rt: Runtime = Depends(runtime), who: Principal = Depends(reviewer)
+    review_id: str = _id(), rt: Runtime = Depends(runtime), who: Principal = Depends(reviewer)
 ) -> dict[str, Any]:
     return _service(rt).get(review_id, _who(who))
 
@@ -75,7 +79,7 @@ def get_review(
     responses={200: {"content": {"image/jpeg": {}}}},
 )
 def get_review_image(
-    review_id: str = ID,
+    review_id: str = _id(),
     kind: str = Path(..., min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$"),
     rt: Runtime = Depends(runtime),
     who: Principal = Depends(reviewer),
@@ -86,14 +90,14 @@ def get_review_image(
 
 @router.post("/reviews/{review_id}/claim", summary="Claim a case (one reviewer at a time)")
 async def claim_review(
-    review_id: str = ID, rt: Runtime = Depends(runtime), who: Principal = Depends(reviewer)
+    review_id: str = _id(), rt: Runtime = Depends(runtime), who: Principal = Depends(reviewer)
 ) -> dict[str, Any]:
     return await run_in_threadpool(_service(rt).claim, review_id, _who(who))
 
 
 @router.post("/reviews/{review_id}/release", summary="Give a claimed case back to the queue")
 async def release_review(
-    review_id: str = ID, rt: Runtime = Depends(runtime), who: Principal = Depends(reviewer)
+    review_id: str = _id(), rt: Runtime = Depends(runtime), who: Principal = Depends(reviewer)
 ) -> dict[str, Any]:
     return await run_in_threadpool(_service(rt).release, review_id, _who(who))
 
@@ -101,7 +105,7 @@ async def release_review(
 @router.post("/reviews/{review_id}/decision", summary="Decide a case you have claimed")
 async def decide_review(
     body: DecisionBody,
-    review_id: str = ID,
+    review_id: str = _id(),
     rt: Runtime = Depends(runtime),
     who: Principal = Depends(reviewer),
 ) -> dict[str, Any]:
@@ -113,7 +117,7 @@ async def decide_review(
 @router.post("/verify/{verification_id}/feedback", summary="Label a verification: was it fraud?")
 async def verification_feedback(
     body: FeedbackBody,
-    verification_id: str = ID,
+    verification_id: str = _id(),
     rt: Runtime = Depends(runtime),
     who: Principal = Depends(reviewer),
 ) -> dict[str, Any]:
@@ -125,7 +129,7 @@ async def verification_feedback(
 @router.post("/sessions/{session_id}/feedback", summary="Label a video session: was it fraud?")
 async def session_feedback(
     body: FeedbackBody,
-    session_id: str = ID,
+    session_id: str = _id(),
     rt: Runtime = Depends(runtime),
     who: Principal = Depends(reviewer),
 ) -> dict[str, Any]:

@@ -202,8 +202,8 @@ class ReviewService:
             )
             row = self._load(session, review_id, who)
             data = self._image_bytes(session, row, kind)
-        if data is None:
-            raise NotFound(f"this case has no {kind} image", code="REVIEW_IMAGE_NOT_FOUND")
+            if data is None:  # raised inside: only images actually shown are audited as viewed
+                raise NotFound(f"this case has no {kind} image", code="REVIEW_IMAGE_NOT_FOUND")
         return _as_jpeg(data)
 
     def overlay(self, kind: CaseKind, case_id: str, result: dict[str, Any]) -> dict[str, Any]:
