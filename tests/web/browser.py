@@ -72,10 +72,16 @@ def with_sensor_noise(
 
 def still_frames(photo_bgr: np.ndarray, count: int = 300) -> list[np.ndarray]:
     """A photo held still in front of a camera (10 s at 30 fps): the same picture with fresh
-    sensor noise per frame, 640 px wide."""
+    sensor noise per frame, fitted into 640x480 (the size the page asks the camera for; Chromium's
+    file camera repeats its first frame when the file's size differs)."""
     h, w = photo_bgr.shape[:2]
-    height = int(round(h * 640 / w / 2) * 2)
-    base = cv2.resize(photo_bgr, (640, height), interpolation=cv2.INTER_AREA)
+    scale = min(640 / w, 480 / h)
+    fitted = cv2.resize(
+        photo_bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA
+    )
+    base = np.zeros((480, 640, 3), np.uint8)
+    y, x = (480 - fitted.shape[0]) // 2, (640 - fitted.shape[1]) // 2
+    base[y : y + fitted.shape[0], x : x + fitted.shape[1]] = fitted
     return with_sensor_noise([base] * count)
 
 
@@ -103,3 +109,16 @@ def chromium(camera: Path | None, *, allow_camera: bool = True) -> Iterator[Any]
             yield browser
         finally:
             browser.close()
+
+
+PHONE = {"width": 360, "height": 780}
+
+
+def page_context(browser: Any, **options: Any) -> Any:
+    """A phone-sized browser context whose console, page errors and failed requests go to the
+    test's output (shown when it fails)."""
+    context = browser.new_context(**({"viewport": PHONE, "locale": "en-GB"} | options))
+    context.on("console", lambda m: print(f"console.{m.type}: {m.text}"))
+    context.on("weberror", lambda e: print(f"page error: {e.error}"))
+    context.on("requestfailed", lambda r: print(f"request failed: {r.url} {r.failure}"))
+    return context

@@ -22,8 +22,25 @@ class Web:
         self.server = server
         self.base_url = server.base_url
 
-    def api(self, role: str = "integrator") -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, headers=self.server.headers(role), timeout=60)
+    def api(self, role: str = "integrator", tenant: str | None = "tests") -> httpx.Client:
+        """A client with a key of ``role`` (of tenant ``tests``; None: every tenant)."""
+        headers = self.server.headers(role, tenant)
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=60)
+
+    def attach_document(self, session: dict[str, Any], photo_bgr: Any) -> None:
+        """The ID document through the page's own route (session token only)."""
+        import cv2
+
+        ok, jpeg = cv2.imencode(".jpg", photo_bgr)
+        assert ok
+        r = httpx.post(
+            f"{self.base_url}/api/v1/sessions/{session['session_id']}/document",
+            files={"id_document": ("doc.jpg", jpeg.tobytes(), "image/jpeg")},
+            headers={"X-Session-Token": session["session_token"]},
+            timeout=60,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["document_portrait"] is True
 
     def start_session(self, user_id: str, **body: Any) -> dict[str, Any]:
         with self.api() as c:

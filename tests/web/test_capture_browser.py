@@ -11,11 +11,17 @@ import cv2
 import numpy as np
 import pytest
 from documents.render import Identity, render_td3
-from web.browser import chromium, clip_frames, still_frames, with_sensor_noise, write_y4m
+from web.browser import (
+    chromium,
+    clip_frames,
+    page_context,
+    still_frames,
+    with_sensor_noise,
+    write_y4m,
+)
 from web.conftest import OBAMA_CLIP, Web
 
 pytestmark = [pytest.mark.evaldata, pytest.mark.slow]
-MOBILE = {"width": 360, "height": 780}
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +58,7 @@ def passport(obama_photo: np.ndarray, tmp_path_factory: pytest.TempPathFactory) 
 
 
 def _context(browser: Any, **extra: Any) -> Any:
-    """A phone-sized page whose console and failed requests go to the test's output."""
-    context = browser.new_context(**({"viewport": MOBILE, "locale": "en-GB"} | extra))
-    context.on("console", lambda m: print(f"console.{m.type}: {m.text}"))
-    context.on("weberror", lambda e: print(f"page error: {e.error}"))
-    context.on("requestfailed", lambda r: print(f"request failed: {r.url} {r.failure}"))
-    return context
+    return page_context(browser, **extra)
 
 
 def _session(web: Web, session_id: str) -> dict[str, Any]:
@@ -138,16 +139,7 @@ def test_still_photo_as_camera_fails_the_challenge(
 
 
 def _attach(web: Web, session: dict[str, Any], photo: np.ndarray) -> None:
-    ok, jpeg = cv2.imencode(".jpg", photo)
-    assert ok
-    with web.api() as c:
-        r = c.post(
-            f"/api/v1/sessions/{session['session_id']}/document",
-            files={"id_document": ("doc.jpg", jpeg.tobytes(), "image/jpeg")},
-            headers={"X-Session-Token": session["session_token"], "Authorization": ""},
-        )
-    assert r.status_code == 200, r.text
-    assert r.json()["document_portrait"] is True
+    web.attach_document(session, photo)
 
 
 def test_camera_permission_denied_is_explained_with_a_retry(

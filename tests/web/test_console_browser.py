@@ -59,7 +59,9 @@ def _page(browser: Any) -> Any:
     context = browser.new_context(viewport=DESKTOP, locale="en-GB")
     context.on("console", lambda m: print(f"console.{m.type}: {m.text}"))
     context.on("weberror", lambda e: print(f"page error: {e.error}"))
-    context.on("response", lambda r: r.status >= 400 and print(f"{r.request.method} {r.url} -> {r.status}"))
+    context.on(
+        "response", lambda r: r.status >= 400 and print(f"{r.request.method} {r.url} -> {r.status}")
+    )
     return context.new_page()
 
 
@@ -133,7 +135,8 @@ def test_reviewer_decides_a_case_with_the_keyboard(
     assert decided["status"] == "decided"
     assert decided["decision"]["decision"] == "reject"
     assert decided["decision"]["reason"] == "FACE_UNCLEAR"
-    with web.api("auditor") as c:
+    # the reviewer's key is untenanted, so its entries are read by an untenanted auditor
+    with web.api("auditor", tenant=None) as c:
         entries = c.get("/api/v1/audit", params={"limit": 1000}).json()["entries"]
     mine = [e for e in entries if e.get("target_id") in (first["id"], first["case_id"])]
     actions = [e["action"] for e in mine]
@@ -152,7 +155,7 @@ def test_alerts_are_listed_and_acknowledged(
         page = _page(browser)
         page.goto(f"{web.base_url}/console#/alerts")
         _sign_in(page, web)
-        page.get_by_role("heading", name="Active alerts").wait_for()
+        page.get_by_role("heading", name="Unresolved alerts").wait_for()
         shots(page, "console-5-alerts", readme=True)
         page.locator(f"button[data-alert='{target['id']}']").click()
         page.get_by_text("Acknowledged.").wait_for()
@@ -202,6 +205,14 @@ def test_dashboard_shows_the_metrics_api_numbers(
     for key in ("total", "approved", "manual_review", "rejected", "labelled"):
         assert kpis[key] == str(summary[key]), (key, kpis[key], summary[key])
     assert kpis["review_rate"] == f"{summary['review_rate'] * 100:.1f} %"
+    for key in ("false_accept_rate", "false_reject_rate"):
+        m = summary[key]
+        want = (
+            f"{m['rate'] * 100:.1f} % ({m['errors']}/{m['total']})"
+            if m["total"]
+            else "— (no labels)"
+        )
+        assert kpis[key] == want, (key, kpis[key], m)
     assert bars == summary["approved"] + summary["manual_review"] + summary["rejected"]
     assert len(cells) == len(series["buckets"])
     for shown, bucket in zip(cells, series["buckets"], strict=True):

@@ -363,9 +363,12 @@ async function nextCase(after) {
 // -- alerts --------------------------------------------------------------------------------------------
 
 async function showAlerts() {
-  const data = await api("GET", "/api/v1/alerts?status=active&limit=200");
+  // unresolved alerts, most severe first (the seed's route); acknowledged ones stay until resolved
+  const data = await api("GET", "/api/v1/alerts/active");
   const rows = data.alerts.map((a) => {
-    const ack = h("button", { type: "button", "data-alert": a.id }, "Acknowledge");
+    const ack = a.status === "active"
+      ? h("button", { type: "button", "data-alert": a.id }, "Acknowledge")
+      : h("span", { class: "muted" }, `acknowledged by ${a.acknowledged_by}`);
     ack.addEventListener("click", async () => {
       try {
         await api("POST", `/api/v1/alerts/${a.id}/acknowledge`);
@@ -378,7 +381,7 @@ async function showAlerts() {
     return h("tr", { "data-id": a.id }, h("td", {}, h("span", { class: `sev sev-${a.severity}` }, a.severity)), h("td", {}, a.type), h("td", {}, a.message), h("td", {}, String(a.count)), h("td", {}, age(a.last_seen)), h("td", {}, ack));
   });
   app.replaceChildren(
-    h("section", { class: "panel" }, h("h1", {}, "Active alerts"),
+    h("section", { class: "panel" }, h("h1", {}, "Unresolved alerts"),
       rows.length ? h("table", { class: "queue" }, h("thead", {}, h("tr", {}, ["Severity", "Type", "Message", "Count", "Last seen", ""].map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, rows)) : h("p", { class: "empty" }, "No active alerts.")),
   );
 }
@@ -409,6 +412,8 @@ async function showDashboard() {
   const buckets = series.buckets;
   const labels = buckets.map((b) => label(b.start, bucket));
   const pct = (v) => (v === null || v === undefined ? "—" : `${(v * 100).toFixed(1)} %`);
+  // FAR and FRR come as {rate, errors, total, ci95}: the rate with how many labelled cases it rests on
+  const labelled = (m) => (m && m.total ? `${pct(m.rate)} (${m.errors}/${m.total})` : "— (no labels)");
   const num = (v) => (v === null || v === undefined ? "—" : String(v));
   const kpi = (name, key, text) => h("div", { class: "kpi", "data-metric": key }, h("span", { class: "kpi-name" }, name), h("span", { class: "kpi-value" }, text));
   const severities = ["critical", "high", "medium", "low"];
@@ -436,8 +441,8 @@ async function showDashboard() {
         kpi("Rejected", "rejected", num(summary.rejected)),
         kpi("Review rate", "review_rate", pct(summary.review_rate)),
         kpi("p95 processing", "p95_processing_ms", summary.p95_processing_ms === null ? "—" : `${summary.p95_processing_ms} ms`),
-        kpi("False accept rate", "false_accept_rate", pct(summary.false_accept_rate)),
-        kpi("False reject rate", "false_reject_rate", pct(summary.false_reject_rate)),
+        kpi("False accept rate", "false_accept_rate", labelled(summary.false_accept_rate)),
+        kpi("False reject rate", "false_reject_rate", labelled(summary.false_reject_rate)),
         kpi("Labelled", "labelled", num(summary.labelled)),
       ),
       h("div", { class: "charts" },
@@ -450,8 +455,8 @@ async function showDashboard() {
         chart("Alerts by severity", (el) => drawBars(el, labels, severities.map((sev, i) => ({ name: sev, values: alertSeries[i], color: ["#7a0000", "#b3261e", "#b06f00", "#5f6368"][i] })))),
         chart("Review rate", (el) => drawLines(el, labels, [{ name: "review rate", values: buckets.map((b) => b.review_rate), color: "#b06f00" }], { percent: true })),
         chart("False accept and false reject rates (from labels)", (el) => drawLines(el, labels, [
-          { name: "FAR", values: buckets.map((b) => b.false_accept_rate), color: "#b3261e" },
-          { name: "FRR", values: buckets.map((b) => b.false_reject_rate), color: "#0b57d0" },
+          { name: "FAR", values: buckets.map((b) => rateOf(b.false_accept_rate)), color: "#b3261e" },
+          { name: "FRR", values: buckets.map((b) => rateOf(b.false_reject_rate)), color: "#0b57d0" },
         ], { percent: true })),
       ),
       h("details", {}, h("summary", {}, "Numbers per bucket"), bucketTable(buckets, bucket)),
@@ -463,8 +468,11 @@ function bucketTable(buckets, bucket) {
   const cols = ["approved", "manual_review", "rejected", "p95_processing_ms", "review_rate", "false_accept_rate", "false_reject_rate"];
   return h("table", { class: "queue", id: "buckets" },
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Start"), cols.map((c) => h("th", { scope: "col" }, c.replaceAll("_", " "))))),
-    h("tbody", {}, buckets.map((b) => h("tr", { "data-start": b.start }, h("td", {}, label(b.start, bucket)), cols.map((c) => h("td", { "data-col": c }, b[c] === null || b[c] === undefined ? "" : String(b[c])))))));
+    h("tbody", {}, buckets.map((b) => h("tr", { "data-start": b.start }, h("td", {}, label(b.start, bucket)), cols.map((c) => h("td", { "data-col": c }, cell(b[c])))))));
 }
+
+const rateOf = (v) => (v && typeof v === "object" ? v.rate : v);
+const cell = (v) => (v === null || v === undefined ? "" : typeof v === "object" ? (v.total ? `${v.rate} (${v.errors}/${v.total})` : "") : String(v));
 
 function label(iso, bucket) {
   const d = new Date(iso);

@@ -22,6 +22,7 @@ const DOCUMENT_TIMEOUT_MS = 60000;
 const SLOW_MS = 2500;
 const MAX_NETWORK_FAILURES = 3;
 const MAX_DUPLICATES = 15; // identical frames in a row: the picture is frozen
+const FROZEN_MS = 4000; // no new camera frame for this long: the picture is frozen
 const BARCODE_TYPES = new Set(["id_card", "licence"]);
 
 /** A DOM element: h("button", {class: "x", onclick}, "text", child). Text is never parsed as HTML. */
@@ -358,6 +359,12 @@ export class KycCapture {
       const started = performance.now();
       let answer;
       try {
+        // never send the same picture twice: wait for the camera's next frame (a busy device can
+        // stall the preview); none for a while means the picture is frozen
+        if (!(await nextFrame(this.video, FROZEN_MS))) {
+          if (!this.streaming) break;
+          return this._error("camera_too_slow", () => this._liveStep(), { detail: this.t("frozen") });
+        }
         const frame = await this._grab(this.video, FRAME_SIDE, 0.85);
         if (!this.streaming) break;
         answer = await this._sendFrame(frame, started);
@@ -629,6 +636,32 @@ function svgOval() {
   for (const [k, v] of Object.entries({ cx: 50, cy: 50, rx: 27, ry: 38, class: "kyc-oval-ring" })) ring.setAttribute(k, String(v));
   svg.append(mask, ring);
   return svg;
+}
+
+/** Resolves true once the video shows a frame newer than the last one grabbed, false after
+ * `timeoutMs` without one. */
+function nextFrame(video, timeoutMs) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    if (video.requestVideoFrameCallback) {
+      const last = video._kycLastFrame ?? -1;
+      const check = (_now, meta) => {
+        if (meta.presentedFrames !== last) {
+          video._kycLastFrame = meta.presentedFrames;
+          done();
+        } else video.requestVideoFrameCallback(check);
+      };
+      video.requestVideoFrameCallback(check);
+    } else {
+      const last = video.currentTime;
+      const poll = () => (video.currentTime !== last ? done() : setTimeout(poll, 30));
+      poll();
+    }
+  });
 }
 
 function sleep(ms) {
