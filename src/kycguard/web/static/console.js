@@ -257,9 +257,10 @@ function resultsPanel(result, item) {
   const rows = [];
   for (const [key, value] of Object.entries(result)) {
     if (!value || typeof value !== "object" || Array.isArray(value) || key === "scores" || key === "thresholds") continue;
-    const verdict = "passed" in value ? (value.passed ? "passed" : "failed") : value.status || value.verdict || "";
+    const flag = ["passed", "is_match", "is_live"].find((k) => typeof value[k] === "boolean");
+    const verdict = value.verdict || (flag ? (value[flag] ? "passed" : "failed") : value.status || "");
     const score = ["score", "confidence", "similarity", "liveness_score", "deepfake_score"].map((k) => value[k]).find((v) => typeof v === "number");
-    rows.push(h("tr", {}, h("th", { scope: "row" }, key.replaceAll("_", " ")), h("td", { class: verdict === "failed" ? "bad" : "" }, verdict), h("td", {}, score === undefined ? "" : String(Math.round(score * 100) / 100)), h("td", {}, value.explanation || value.message || (value.reasons || []).join(", ") || "")));
+    rows.push(h("tr", {}, h("th", { scope: "row" }, key.replaceAll("_", " ")), h("td", { class: verdict === "failed" ? "bad" : "" }, verdict), h("td", {}, score === undefined ? "" : String(Math.round(score * 100) / 100)), h("td", {}, checkWhy(value))));
   }
   const reasonsList = (result.reasons || item.reasons || []).map((r) => h("li", {}, h("code", {}, r)));
   const warnings = (result.warnings || []).map((w) => h("li", {}, w));
@@ -274,6 +275,20 @@ function resultsPanel(result, item) {
     h("h3", {}, "Warnings"),
     warnings.length ? h("ul", {}, warnings) : h("p", { class: "muted" }, "None."),
   );
+}
+
+/** The few words a reviewer reads next to a check: its own explanation, else its reasons and
+ * warnings, else the measured value against its threshold. */
+function checkWhy(v) {
+  if (v.explanation || v.message) return v.explanation || v.message;
+  const words = [...(v.reasons || []), ...(v.warnings || [])];
+  if (words.length) return words.join("; ");
+  if (typeof v.distance === "number") return `distance ${v.distance} (match below ${v.threshold})`;
+  if (v.selfie || v.id_document) {
+    return ["selfie", "id_document"].filter((k) => v[k]).map((k) => `${k.replace("_", " ")} ${v[k].score ?? ""}`).join(", ");
+  }
+  if (typeof v.threshold === "number") return `threshold ${v.threshold}`;
+  return "";
 }
 
 function timelinePanel(timeline) {
