@@ -107,3 +107,18 @@ def test_return_url_is_validated(url: str) -> None:
 def test_return_url_accepts_https_and_local_development() -> None:
     assert WebSettings(return_url="https://bank.example/kyc?s={session_id}&r={status}").return_url
     assert WebSettings(return_url="http://localhost:3000/done").return_url
+
+
+def test_every_text_is_translated() -> None:
+    """German has every key English has (the page falls back to English, silently otherwise)."""
+    import re
+    from pathlib import Path
+
+    import kycguard.web
+
+    source = (Path(kycguard.web.__file__).parent / "static" / "i18n.js").read_text()
+    en, de = source.split("\n  de: {", 1)
+    key = re.compile(r'^\s+"?([\w.]+)"?: "', re.M)
+    english, german = set(key.findall(en)), set(key.findall(de))
+    assert len(english) > 90
+    assert english == german, (english - german, german - english)

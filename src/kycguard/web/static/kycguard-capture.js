@@ -518,7 +518,7 @@ export class KycCapture {
     this._closeCamera();
     const body = [
       h("div", { class: "kyc-error", role: "alert", "data-error": kind },
-        h("h2", {}, this.t("error.title")),
+        h("h2", {}, this._title(kind)),
         h("p", {}, this.t(`error.${kind}`, vars)),
       ),
     ];
@@ -531,6 +531,12 @@ export class KycCapture {
     this.root.dataset.error = kind;
     const button = this.root.querySelector(".kyc-error ~ .kyc-actions button");
     if (button) button.focus();
+  }
+
+  _title(kind) {
+    const key = `error.title.${kind}`;
+    const specific = this.t(key);
+    return specific === key ? this.t("error.title") : specific;
   }
 
   _rotated() {
