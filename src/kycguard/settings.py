@@ -33,6 +33,7 @@ from kycguard.reviews.config import ReviewSettings
 from kycguard.scale.config import ScaleSettings
 from kycguard.security.config import SecuritySettings
 from kycguard.sessions.config import SessionSettings
+from kycguard.web.config import WebSettings
 from kycguard.webhooks.config import WebhookSettings
 
 
@@ -195,6 +196,7 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = WebhookSettings()
     scale: ScaleSettings = Field(default_factory=ScaleSettings)
     reviews: ReviewSettings = ReviewSettings()
+    web: WebSettings = WebSettings()
 
     @property
     def effective_database_url(self) -> str:

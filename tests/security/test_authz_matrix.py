@@ -101,6 +101,8 @@ def world(deployment: Deployment, photos: dict[str, bytes]) -> Iterator[Fixture]
             "delivery_id": "dlv_unknown",
             "review_id": review_id,
             "kind": "selfie",
+            "session_token": session["session_token"],  # the capture page's address
+            "name": "kycguard-capture.js",  # a static file of the pages
         },
         session["session_token"],
         other["session_token"],

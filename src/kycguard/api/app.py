@@ -20,6 +20,7 @@ from kycguard.reviews import routes as reviews
 from kycguard.security import wiring as security
 from kycguard.services.runtime import open_runtime
 from kycguard.settings import Settings, get_settings
+from kycguard.web import routes as web
 from kycguard.webhooks import routes as webhooks
 
 
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(audit.router)
     app.include_router(subjects.router)
+    app.include_router(web.router)
     app.include_router(alerts.router)
     app.include_router(webhooks.router)
     app.include_router(reviews.router)

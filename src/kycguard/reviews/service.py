@@ -521,6 +521,8 @@ def _session_image_kinds(session: Session, session_id: str) -> dict[str, str]:
     for key in keys:
         if key == "document":
             out["document_portrait"] = key
+        elif key == "id_back":  # the back photographed on the capture page (barcode side)
+            out["document_back"] = key
         elif key.startswith("best/"):
             out["best_" + key.split("/", 1)[1].replace("/", "_")] = key
     return out

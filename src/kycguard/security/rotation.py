@@ -56,13 +56,16 @@ def register_encrypted_column(column: EncryptedColumn) -> None:
 
 
 def _register_optional_columns() -> None:
-    """Features that keep their own encrypted columns register them on import."""
-    with contextlib.suppress(ImportError):
-        import kycguard.security.frames  # noqa: F401  (video sessions' kept images)
-    with contextlib.suppress(ImportError):
-        importlib.import_module("kycguard.webhooks.models")  # webhook endpoints' secrets
-    with contextlib.suppress(ImportError):
-        importlib.import_module("kycguard.reviews.known_faces")  # known-face templates
+    """Features that keep their own encrypted columns register them on import: video sessions'
+    kept images, known-face templates, webhook endpoints' secrets."""
+
+    for module in (
+        "kycguard.security.frames",
+        "kycguard.reviews.known_faces",
+        "kycguard.webhooks.models",
+    ):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
 
 
 def _rows(db: Database, col: EncryptedColumn, batch: int) -> Iterator[list[Any]]:

@@ -257,18 +257,64 @@ class SessionService:
             "api_version": API_VERSION,
         }
 
-    def _document(self, data: bytes) -> tuple[bytes, dict[str, Any] | None]:
-        """The document's portrait (JPEG) and what the document shows of its holder's identity:
-        the evidence and the document findings the decision applies at completion."""
+    def attach_document(
+        self, session_id: str, token: str | None, front: bytes, back: bytes | None = None
+    ) -> dict[str, Any]:
+        """The ID document photographed in the browser (the capture page's first step): its
+        portrait is kept for the face match at completion, as if uploaded at creation; the back
+        (licences and ID cards carry a barcode there) is kept for the reviewer. Only the session's
+        own token may attach one, while the session is open and has no linked verification."""
+        row = self.repository.load(session_id)
+        self._authorise(row, token, required=True)
+        self._check_alive(row)
+        if row.verification_id is not None:
+            raise _error(
+                "this session uses the document of its linked verification",
+                "DOCUMENT_ALREADY_LINKED",
+                409,
+            )
+        # 422 NO_FACE_IN_DOCUMENT etc. before anything is written
+        portrait, document = self._document(front)
+        back_jpeg = None
+        if back is not None:
+            back_image = self._decoded(back, "id_document_back")
+            back_jpeg = _jpeg(downscale(back_image, self.settings.limits.analysis_max_side_px), 90)
+
+        def write(current: KycSession, tx: Session) -> dict[str, Any]:
+            if document is not None:  # the identity evidence the decision reads at completion
+                self._swap(tx, current, {"state": current.state | {"document": document}})
+            self.frames.put(tx, session_id, "document", portrait)
+            if back_jpeg is not None:
+                self.frames.put(tx, session_id, "id_back", back_jpeg)
+            return {
+                "session_id": session_id,
+                "document_portrait": True,
+                "document_back": back_jpeg is not None,
+            }
+
+        return self._compare_and_swap(
+            lambda: self.repository.load(session_id),
+            write,
+            "the session is being updated by many requests at once; try again",
+            first=row,
+        )
+
+    def _decoded(self, data: bytes, field: str) -> np.ndarray:
+        """An upload decoded at full resolution, with /verify's size and type checks."""
         limits = self.settings.limits
-        full = decode_image(
+        return decode_image(
             data,
-            field="id_document",
+            field=field,
             max_bytes=limits.max_upload_bytes,
             max_pixels=limits.max_pixels,
             min_side=limits.min_side_px,
         )
-        image = downscale(full, limits.analysis_max_side_px)
+
+    def _document(self, data: bytes) -> tuple[bytes, dict[str, Any] | None]:
+        """The document's portrait (JPEG) and what the document shows of its holder's identity:
+        the evidence and the document findings the decision applies at completion."""
+        full = self._decoded(data, "id_document")
+        image = downscale(full, self.settings.limits.analysis_max_side_px)
         portrait = self.portraits.require(image, self.settings.quality.min_document_face_px)
         if self.documents is None:
             return _jpeg(portrait.crop, 92), None
@@ -637,8 +683,12 @@ class SessionService:
             "status": status,
             "challenges": [
                 {k: r[k] for k in ("challenge", "status", "attempts") if k in r}
+                | {"instruction": INSTRUCTIONS[Challenge(r["challenge"])]}
                 for r in st["results"]
             ],
+            "challenge_timeout_s": self.settings.sessions.challenge_timeout_s,
+            "document_portrait": row.verification_id is not None
+            or self.frames.get(row.id, "document") is not None,
             "frames_received": row.frames_received,
             "last_sequence": row.last_sequence,
             "created_at": _aware(row.created_at).isoformat(),

@@ -241,6 +241,33 @@ async def add_frame(
     return await _frame(request, rt, session_id, who)
 
 
+@router.post(
+    "/sessions/{session_id}/document",
+    summary="The ID document photographed in the browser (multipart id_document, id_document_back?)",
+)
+async def attach_document(
+    session_id: str,
+    request: Request,
+    rt: Runtime = Depends(runtime),
+    _: Principal = Depends(browser),
+) -> dict[str, Any]:
+    files, _texts = await read_form(
+        request, ("id_document", "id_document_back"), (), rt.settings.limits.max_upload_bytes
+    )
+    if "id_document" not in files:
+        raise InvalidRequest(
+            "missing file field: id_document", code="MISSING_FIELD", field="id_document"
+        )
+    return await run_heavy(  # portrait search and document reading: the model pool
+        request,
+        rt.sessions.attach_document,
+        session_id,
+        _token(request),
+        files["id_document"],
+        files.get("id_document_back"),
+    )
+
+
 @router.post("/sessions/{session_id}/complete", summary="Finish the session: the final decision")
 async def complete_session(
     session_id: str,
