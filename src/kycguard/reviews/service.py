@@ -12,6 +12,8 @@ import base64
 import io
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -177,39 +179,17 @@ class ReviewService:
 
     def get(self, review_id: str, who: Reviewer) -> dict[str, Any]:
         """The case with its evidence; the view is audited."""
-        tenant = self._tenant_of(
-            review_id, who
-        )  # first: the write transaction starts with the audit
-        with self.db.session() as session:
-            self.audit.append(
-                session,
-                who.actor,
-                "review.evidence_viewed",
-                target_type="review",
-                target_id=review_id,
-                tenant=tenant,
-            )
-            row = self._load(session, review_id, who)
+        with self._audited(review_id, who, "review.evidence_viewed") as (session, row):
             out = case_dict(row, now_utc())
             out["evidence"] = self._evidence(session, row)
             return out
 
     def image(self, review_id: str, kind: str, who: Reviewer) -> bytes:
         """One evidence image as JPEG, decrypted for this request only; the view is audited."""
-        tenant = self._tenant_of(
-            review_id, who
-        )  # first: the write transaction starts with the audit
-        with self.db.session() as session:
-            self.audit.append(
-                session,
-                who.actor,
-                "review.image_viewed",
-                target_type="review",
-                target_id=review_id,
-                tenant=tenant,
-                details={"image": kind},
-            )
-            row = self._load(session, review_id, who)
+        with self._audited(review_id, who, "review.image_viewed", {"image": kind}) as (
+            session,
+            row,
+        ):
             data = self._image_bytes(session, row, kind)
             if data is None:  # raised inside: only images actually shown are audited as viewed
                 raise NotFound(f"this case has no {kind} image", code="REVIEW_IMAGE_NOT_FOUND")
@@ -240,20 +220,9 @@ class ReviewService:
     def claim(self, review_id: str, who: Reviewer) -> dict[str, Any]:
         now = now_utc()
         expires = now + timedelta(seconds=self.settings.claim_ttl_s)
-        tenant = self._tenant_of(
-            review_id, who
-        )  # first: the write transaction starts with the audit
-        with self.db.session() as session:
-            self.audit.append(
-                session,
-                who.actor,
-                "review.claimed",
-                target_type="review",
-                target_id=review_id,
-                tenant=tenant,
-                details={"claim_expires_at": expires.isoformat()},
-            )
-            row = self._load(session, review_id, who)
+        with self._audited(
+            review_id, who, "review.claimed", {"claim_expires_at": expires.isoformat()}
+        ) as (session, row):
             free = or_(
                 ReviewCase.status == "open",
                 and_(
@@ -277,19 +246,7 @@ class ReviewService:
 
     def release(self, review_id: str, who: Reviewer) -> dict[str, Any]:
         now = now_utc()
-        tenant = self._tenant_of(
-            review_id, who
-        )  # first: the write transaction starts with the audit
-        with self.db.session() as session:
-            self.audit.append(
-                session,
-                who.actor,
-                "review.released",
-                target_type="review",
-                target_id=review_id,
-                tenant=tenant,
-            )
-            row = self._load(session, review_id, who)
+        with self._audited(review_id, who, "review.released") as (_, row):
             self._require_claim(row, who, now)
             row.status, row.claimed_by, row.claim_expires_at = "open", None, None
             return case_dict(row, now)
@@ -424,6 +381,25 @@ class ReviewService:
             and p["reviewer"] != entry["reviewer"]
             and (p["decision"], p["reason"]) == (entry["decision"], entry["reason"])
         )
+
+    @contextmanager
+    def _audited(
+        self, review_id: str, who: Reviewer, action: str, details: dict[str, Any] | None = None
+    ) -> Iterator[tuple[Session, ReviewCase]]:
+        """A transaction that begins with the audit entry of ``action`` on the case, then loads
+        the case: every view of evidence and every action is audited with what it did."""
+        tenant = self._tenant_of(review_id, who)
+        with self.db.session() as session:
+            self.audit.append(
+                session,
+                who.actor,
+                action,
+                target_type="review",
+                target_id=review_id,
+                tenant=tenant,
+                details=details,
+            )
+            yield session, self._load(session, review_id, who)
 
     def _tenant_of(self, review_id: str, who: Reviewer) -> str | None:
         """The case's tenant (it never changes), read before the writing transaction so that the
