@@ -83,6 +83,8 @@ bench: install-bench
 	$(VENV)/bin/kycguard bench cards --count 60 --seed 0 --faces $(DATA)/faces/lfw_devtrain/deepfunneled_250 --out $(BENCH_OUT)/cards
 	$(VENV)/bin/kycguard bench pad --images $(DATA) --labels docs/bench/pad_bona_fide_labels.csv --out $(BENCH_OUT)/pad_bona_fide
 	$(VENV)/bin/kycguard bench deepfake --simulate --out $(BENCH_OUT)/deepfake
+	KYCGUARD_EVAL_DATA=$(DATA) $(VENV)/bin/kycguard bench pad --cv --out $(BENCH_OUT)/pad_learned
+	KYCGUARD_EVAL_DATA=$(DATA) $(VENV)/bin/kycguard bench deepfake --cv --out $(BENCH_OUT)/deepfake_learned
 	$(VENV)/bin/kycguard bench frames --video $(DATA)/faces/face_recognition_examples/video/short_hamilton_clip.mp4 --out $(BENCH_OUT)/frames
 	$(VENV)/bin/kycguard bench reuse --root $(DATA)/faces/lfw_devtrain/original_150 --out $(BENCH_OUT)/reuse
 	$(VENV)/bin/kycguard bench known-faces --templates 100000 --out $(BENCH_OUT)/known_faces

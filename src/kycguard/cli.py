@@ -164,6 +164,23 @@ def _models_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models_export_labels(args: argparse.Namespace) -> int:
+    """The deployment's labelled selfies and frames, as training data for ``models train-pad``."""
+    from kycguard.reviews.export import export_labels
+    from kycguard.security.audit import Actor
+    from kycguard.security.runtime import open_security
+    from kycguard.settings import get_settings
+
+    with open_security(get_settings()) as security:
+        report = export_labels(security, args.out, Actor.cli(), args.tenant)
+    print(json.dumps({"out": str(args.out.resolve()), **report.to_dict()}, indent=2))
+    print(
+        f"train with: kycguard models train-pad --images {args.out} --labels {args.out}/labels.csv "
+        "--out pad-model.json  (then delete the folder: it holds personal data)"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kycguard", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -223,6 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
                 "--minifasnet", type=Path, help="MiniFASNet ONNX: use its output as a feature"
             )
         tr.set_defaults(func=_models_train)
+    export = models_sub.add_parser(
+        "export-labels",
+        help="write the reviewers' labelled selfies and frames + labels.csv for train-pad (audited)",
+    )
+    export.add_argument("--out", type=Path, required=True, help="folder to write (personal data)")
+    export.add_argument("--tenant", help="only this tenant's labelled cases")
+    export.set_defaults(func=_models_export_labels)
 
     security_commands.register(sub)  # keys, audit, retention
 
