@@ -272,3 +272,51 @@ def test_config_shows_the_sections_without_secrets(world: World) -> None:
     text_ = json.dumps(r.json())
     assert ALERT_SECRET not in text_
     assert r.json()["settings"]["webhooks"]["allow_private_addresses"] is True
+
+
+def test_a_reviewers_decision_reaches_the_integrators_webhook(
+    world: World, photos: dict[str, bytes]
+) -> None:
+    """The whole loop through HTTP: a real manual_review case, a reviewer claims and approves it,
+    the integrator's endpoint receives the signed ``review.decided`` event, and the verification,
+    the audit log and the metrics show the decision."""
+    import io
+
+    from PIL import Image, ImageFilter
+
+    hook = HttpReceiver()
+    try:
+        with world.client() as c:
+            endpoint = register(c, hook.url, events=["review.decided"])
+        buf = io.BytesIO()  # a slightly soft selfie: passive liveness uncertain -> manual_review
+        Image.open(io.BytesIO(photos["obama2"])).filter(ImageFilter.GaussianBlur(1.5)).save(
+            buf, "JPEG"
+        )
+        result = verify(world, photos | {"soft": buf.getvalue()}, "soft", "review-hook-user")
+        assert result["status"] == "manual_review", result["reasons"]
+        case_id = result["verification_id"]
+        with world.client("reviewer", None) as r:
+            items = r.get("/api/v1/reviews", params={"status": "open", "limit": 200}).json()
+            (case,) = [x for x in items["items"] if x["case_id"] == case_id]
+            assert r.post(f"/api/v1/reviews/{case['id']}/claim").status_code == 200
+            decided = r.post(
+                f"/api/v1/reviews/{case['id']}/decision",
+                json={"decision": "approve", "notes": "document checked by hand"},
+            )
+            assert decided.status_code == 200, decided.text
+        (got,) = hook.wait_for(1)
+        assert authentic(endpoint["signing_secret"], got.headers, got.body)
+        event = got.json()
+        assert event["type"] == "review.decided"
+        assert (event["data"]["case_id"], event["data"]["decision"]) == (case_id, "approve")
+        assert event["data"]["status"] == "approved"
+        assert "review-hook-user" not in got.body.decode()  # no user id leaves in the payload
+        with world.client() as c:
+            shown = c.get(f"/api/v1/verifications/{case_id}").json()
+            assert shown["status"] == "approved" and shown["review"]["decision"] == "approve"
+        with world.client("auditor", None) as a:
+            for action in ("review.claimed", "review.decided"):
+                page = a.get("/api/v1/audit", params={"action": action, "limit": 1000}).json()
+                assert [e["target_id"] for e in page["entries"]].count(case["id"]) == 1, action
+    finally:
+        hook.close()
