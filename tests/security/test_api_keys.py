@@ -23,6 +23,7 @@ from security.helpers import (
     scratch_database,
 )
 from sqlalchemy import create_engine, text
+from support.servers import provision_shared_keys
 
 KEY = re.compile(r"kg_[A-Za-z0-9_-]{43}")
 
@@ -32,6 +33,8 @@ class Cli:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("KYCGUARD_")}
         self.env |= {"KYCGUARD_DATA_DIR": str(data_dir), "KYCGUARD_DATABASE_URL": database_url}
         self.database_url = database_url
+        data_dir.mkdir(mode=0o700, exist_ok=True)
+        provision_shared_keys(self.env, data_dir)  # PostgreSQL: the keys an operator distributes
 
     def __call__(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(

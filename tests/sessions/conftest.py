@@ -7,10 +7,23 @@ from pathlib import Path
 
 import pytest
 from sessions.helpers import CLIPS, Clip, decode
+from support.databases import scratch_database
 
 from kycguard.services.runtime import Vision, build_vision
 from kycguard.sessions.analysis import FrameAnalysis, analyse_image
 from kycguard.settings import Settings
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A fresh database per test module, on SQLite and on PostgreSQL. The session servers of a
+    module share their data keys; a database shared with servers holding other keys (the suite's
+    ``server``) would hold ciphertexts they cannot read (e.g. face templates the known-face search
+    decrypts), which no real deployment has."""
+    with scratch_database(str(request.param), tmp_path_factory.mktemp("sessions_db")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
