@@ -48,6 +48,16 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+def cases_of(cluster: Cluster, user: str, tenant: str) -> int:
+    """Verifications stored for ``user`` in ``tenant``, read from the shared database."""
+    return count(
+        cluster,
+        "SELECT count(*) FROM verifications WHERE user_id = :u AND tenant = :t",
+        u=user,
+        t=tenant,
+    )
+
+
 def count(cluster: Cluster, sql: str, **params: Any) -> int:
     engine = create_engine(cluster.database_url)
     try:
@@ -172,12 +182,7 @@ def test_same_idempotency_key_creates_one_case(cluster: Cluster, fr_test_images:
             theirs.status_code == 200
             and theirs.json()["verification_id"] != first.json()["verification_id"]
         )
-    n = count(
-        cluster,
-        "SELECT count(*) FROM verifications WHERE user_id = :u AND tenant = :t",
-        u=user,
-        t=tenant,
-    )
+    n = cases_of(cluster, user, tenant)
     assert n == 1
 
 
@@ -210,12 +215,7 @@ def test_concurrent_duplicates_make_one_case(cluster: Cluster, fr_test_images: P
         r.text[:300] for r in answers
     ]
     assert len({r.json()["verification_id"] for r in answers}) == 1
-    n = count(
-        cluster,
-        "SELECT count(*) FROM verifications WHERE user_id = :u AND tenant = :t",
-        u=user,
-        t=tenant,
-    )
+    n = cases_of(cluster, user, tenant)
     assert n == 1
 
 
@@ -264,12 +264,7 @@ def test_worker_killed_mid_request_loses_nothing(cluster: Cluster, fr_test_image
             time.sleep(1)
     # an in-progress key of a killed worker is taken over after scale.idempotency_lock_s
     assert retry.status_code in (200, 409), retry.text
-    n = count(
-        cluster,
-        "SELECT count(*) FROM verifications WHERE user_id = :u AND tenant = :t",
-        u=user,
-        t=tenant,
-    )
+    n = cases_of(cluster, user, tenant)
     assert n == (1 if retry.status_code == 200 else 0)
     done = cli(cluster, "audit", "verify")
     assert done.returncode == 0, done.stdout.decode()[-2000:] + done.stderr.decode()[-2000:]
