@@ -286,7 +286,7 @@ class VerificationService:
                 Finding(
                     "LIVENESS_NOT_PERFORMED",
                     "passive liveness was not performed on the selfie",
-                    Severity.INFO,
+                    Severity.REVIEW,  # a check that did not run never approves,
                 )
             )
             case.components["liveness"] = None

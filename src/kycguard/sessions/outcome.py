@@ -342,7 +342,7 @@ class SessionJudge:
                 Finding(
                     "SEQUENCE_LIVENESS_NOT_PERFORMED",
                     "no frames were kept for passive liveness and deepfake analysis",
-                    Severity.INFO,
+                    Severity.REVIEW,  # a check that did not run never approves,
                 )
             )
             return None
