@@ -29,6 +29,7 @@ from kycguard.decision.config import EvidenceSettings
 from kycguard.documents.config import DocumentSettings
 from kycguard.errors import ConfigError
 from kycguard.liveness.config import LivenessSettings
+from kycguard.policies.config import PolicySettings
 from kycguard.reviews.config import ReviewSettings
 from kycguard.scale.config import ScaleSettings
 from kycguard.security.config import SecuritySettings
@@ -197,6 +198,7 @@ class Settings(BaseSettings):
     scale: ScaleSettings = Field(default_factory=ScaleSettings)
     reviews: ReviewSettings = ReviewSettings()
     web: WebSettings = WebSettings()
+    policies: PolicySettings = PolicySettings()
 
     @property
     def effective_database_url(self) -> str:
