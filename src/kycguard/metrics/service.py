@@ -44,6 +44,8 @@ class Case:
     reasons: frozenset[str]
     document_failed: bool
     was_fraud: bool | None
+    experiment: str | None = None  # the A/B experiment whose variant decided it
+    variant: str | None = None
 
 
 def wilson(errors: int, total: int, z: float = 1.959964) -> list[float]:
@@ -181,10 +183,16 @@ class MetricsService:
         }
 
     def cases(
-        self, start: datetime, end: datetime, *, variant: str | None, tenant: str | None
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        variant: str | None,
+        tenant: str | None,
+        experiment: str | None = None,
     ) -> list[Case]:
         """Every decided verification and session in [start, end), with its review outcome and
-        label."""
+        label (only those of ``experiment``'s ``variant`` when given)."""
         with self.db.session() as s:
             # only the few fields the figures need, extracted in the database: a whole answer is
             # kilobytes, and a month of them would not fit in memory
@@ -205,6 +213,8 @@ class MetricsService:
             raw += [("session", row[0], row[1], _unslim(row[2:])) for row in s.execute(sq)]
             if variant is not None:
                 raw = [x for x in raw if _variant(x[3]) == variant]
+            if experiment is not None:
+                raw = [x for x in raw if _experiment(x[3]) == experiment]
             ids = {(k, i) for k, i, _, _ in raw}
             finals = _by_case(
                 s.execute(
@@ -236,18 +246,21 @@ SLIM_FIELDS: tuple[tuple[str, ...], ...] = (
     ("document_authenticity", "checks"),
     ("variant",),
     ("policy", "variant"),
+    ("policy", "experiment"),
 )
 
 
-def _slim(column: Any) -> list[Any]:
-    """JSON path extractions (SQLite json_extract, PostgreSQL #>) of the fields in SLIM_FIELDS."""
-    return [column[path if len(path) > 1 else path[0]] for path in SLIM_FIELDS]
+def _slim(column: Any, fields: Sequence[tuple[str, ...]] = SLIM_FIELDS) -> list[Any]:
+    """JSON path extractions (SQLite json_extract, PostgreSQL #>) of ``fields`` of an answer."""
+    return [column[path if len(path) > 1 else path[0]] for path in fields]
 
 
-def _unslim(values: Sequence[Any]) -> dict[str, Any]:
+def _unslim(
+    values: Sequence[Any], fields: Sequence[tuple[str, ...]] = SLIM_FIELDS
+) -> dict[str, Any]:
     """The extracted values as a (small) answer-shaped dict."""
     out: dict[str, Any] = {}
-    for path, value in zip(SLIM_FIELDS, values, strict=True):
+    for path, value in zip(fields, values, strict=True):
         if value is None:
             continue
         node = out
@@ -286,6 +299,8 @@ def _case(
         reasons=frozenset(str(r) for r in result.get("reasons") or []),
         document_failed=_document_failed(result),
         was_fraud=was_fraud,
+        experiment=_experiment(result),
+        variant=_variant(result),
     )
 
 
@@ -304,6 +319,12 @@ def _variant(result: dict[str, Any]) -> str | None:
     v = result.get("variant")
     if v is None and isinstance(result.get("policy"), dict):
         v = result["policy"].get("variant")
+    return None if v is None else str(v)
+
+
+def _experiment(result: dict[str, Any]) -> str | None:
+    policy = result.get("policy")
+    v = policy.get("experiment") if isinstance(policy, dict) else None
     return None if v is None else str(v)
 
 
