@@ -18,6 +18,7 @@ from kycguard.events import CaseDecided, EventBus, KnownFaceMatched, ReviewDecid
 from kycguard.jobs import PeriodicJob
 from kycguard.liveness.passive import PassiveLivenessDetector
 from kycguard.metrics.service import MetricsService
+from kycguard.policies.service import PolicyService
 from kycguard.reviews.service import ReviewService
 from kycguard.scale.executor import limit_native_threads
 from kycguard.scale.guard import check_shared_state
@@ -95,6 +96,7 @@ class Runtime:
     alerts: AlertService = field(kw_only=True)
     webhooks: WebhookService = field(kw_only=True)
     reviews: ReviewService | None = None  # the review queue, feedback labels, known faces
+    policies: PolicyService | None = None  # versioned decision policies (kycguard.policies)
 
     def health(self) -> dict[str, object]:
         """Ready when the database answers and every model is ``loaded`` or deliberately
@@ -189,6 +191,8 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
         closers.append(database.close)
         security = build_security(settings, database)
         closers.append(security.close)
+        policies = PolicyService(database, security.audit, settings)
+        policies.bootstrap()  # version 1 of the default policy, once per database
         vision = build_vision(settings)
         closers.append(vision.close)
         documents = DocumentAnalyzer.create(settings.documents)
@@ -247,6 +251,7 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             alerts=alerts,
             webhooks=webhooks,
             reviews=reviews,
+            policies=policies,
         )
     finally:
         for close in reversed(closers):
