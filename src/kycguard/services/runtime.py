@@ -19,6 +19,7 @@ from kycguard.jobs import PeriodicJob
 from kycguard.liveness.passive import PassiveLivenessDetector
 from kycguard.metrics.service import MetricsService
 from kycguard.policies.service import PolicyService
+from kycguard.policies.tuning_service import TuningService
 from kycguard.reviews.service import ReviewService
 from kycguard.scale.executor import limit_native_threads
 from kycguard.scale.guard import check_shared_state
@@ -97,6 +98,7 @@ class Runtime:
     webhooks: WebhookService = field(kw_only=True)
     reviews: ReviewService | None = None  # the review queue, feedback labels, known faces
     policies: PolicyService | None = None  # versioned decision policies (kycguard.policies)
+    tuning: TuningService | None = None  # threshold tuning from labels, the scheduled report
 
     def health(self) -> dict[str, object]:
         """Ready when the database answers and every model is ``loaded`` or deliberately
@@ -193,6 +195,7 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
         closers.append(security.close)
         policies = PolicyService(database, security.audit, settings)
         policies.bootstrap()  # version 1 of the default policy, once per database
+        tuning = TuningService(database, security.audit, settings, policies)
         vision = build_vision(settings)
         closers.append(vision.close)
         documents = DocumentAnalyzer.create(settings.documents)
@@ -247,11 +250,12 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             | liveness_status
             | {"security": security.status()},
             events=events,
-            jobs=security.jobs() + alerts.jobs() + webhooks.jobs() + scale.jobs(),
+            jobs=security.jobs() + alerts.jobs() + webhooks.jobs() + scale.jobs() + tuning.jobs(),
             alerts=alerts,
             webhooks=webhooks,
             reviews=reviews,
             policies=policies,
+            tuning=tuning,
         )
     finally:
         for close in reversed(closers):

@@ -8,6 +8,7 @@ from sqlalchemy import engine_from_config, pool
 from kycguard.alerts import models as alert_models  # noqa: F401  (alerts)
 from kycguard.delivery import models as delivery_models  # noqa: F401  (outbox, attempts)
 from kycguard.policies import models as policy_models  # noqa: F401  (policies, experiments)
+from kycguard.policies import tuning_models  # noqa: F401  (tuning reports)
 from kycguard.reviews import models as review_models  # noqa: F401  (review tables)
 from kycguard.scale import models as scale_models  # noqa: F401  (job leases, idempotency)
 from kycguard.store import (
