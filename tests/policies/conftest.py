@@ -6,7 +6,8 @@ table) and photo 2 as the selfie. A reviewer then labels each case through the f
 genuine for a same-person pair, fraud for a different-person pair (an impostor presenting someone
 else's card). The impostors are the six hardest of LFW DevTrain for our pipeline (lowest distance
 in ``docs/bench/faces_lfw_deepfunneled_250.json``, 0.49-0.57): the pairs a threshold is about. The
-genuine pairs are spread over the genuine distance range. 14 calls at 1-4 s each (8-10 s on a loaded 2-core machine): built once per
+genuine pairs are spread over the genuine distance range. Every case is decided under an A/A
+experiment (``EXPERIMENT``), which the experiment-report tests read. 14 calls at 1-4 s each (8-10 s on a loaded 2-core machine): built once per
 test session and shared by every module here.
 """
 
@@ -49,6 +50,9 @@ IMPOSTORS = [
     ("Dan_LaCoutre/Dan_LaCoutre_0001.jpg", "Michael_Jasny/Michael_Jasny_0001.jpg"),
     ("Qian_Qichen/Qian_Qichen_0001.jpg", "Sok_An/Sok_An_0001.jpg"),
 ]
+
+
+EXPERIMENT = "tuning-aa"  # an A/A experiment: both variants decide with the default policy
 
 
 @dataclass(frozen=True)
@@ -127,8 +131,20 @@ def labelled(tuning_server: tuple[Server, str], lfw_root: Path) -> LabelledSet:
     tenant = "tuning"
     pairs = [(p, False) for p in GENUINE] + [(p, True) for p in IMPOSTORS]
     with (
+        Client(server.base_url, server.key("admin", None)) as admin,
         Client(server.base_url, server.key("integrator", tenant)) as client,
         Client(server.base_url, server.key("reviewer", tenant)) as reviewer,
     ):
+        admin.request(
+            "POST",
+            "/experiments",
+            json={
+                "name": EXPERIMENT,
+                "variants": [
+                    {"name": "control", "policy": "default", "weight": 1},
+                    {"name": "treatment", "policy": "default", "weight": 1},
+                ],
+            },
+        )
         cases, skipped = run_pairs(client, reviewer, lfw_root, pairs)
     return LabelledSet(server, url, tenant, cases, skipped)
