@@ -18,6 +18,8 @@ from kycguard.events import CaseDecided, EventBus, KnownFaceMatched, ReviewDecid
 from kycguard.jobs import PeriodicJob
 from kycguard.liveness.passive import PassiveLivenessDetector
 from kycguard.metrics.service import MetricsService
+from kycguard.policies.apply import PolicyResolver
+from kycguard.policies.experiments import ExperimentService
 from kycguard.policies.service import PolicyService
 from kycguard.reviews.service import ReviewService
 from kycguard.scale.executor import limit_native_threads
@@ -97,6 +99,8 @@ class Runtime:
     webhooks: WebhookService = field(kw_only=True)
     reviews: ReviewService | None = None  # the review queue, feedback labels, known faces
     policies: PolicyService | None = None  # versioned decision policies (kycguard.policies)
+    experiments: ExperimentService | None = None  # A/B variants: which policy decides a user
+    resolver: PolicyResolver | None = None  # the policy version, tier and checks of one case
 
     def health(self) -> dict[str, object]:
         """Ready when the database answers and every model is ``loaded`` or deliberately
@@ -193,6 +197,8 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
         closers.append(security.close)
         policies = PolicyService(database, security.audit, settings)
         policies.bootstrap()  # version 1 of the default policy, once per database
+        experiments = ExperimentService(database, security.audit, policies)
+        resolver = PolicyResolver(policies, experiments, settings)
         vision = build_vision(settings)
         closers.append(vision.close)
         documents = DocumentAnalyzer.create(settings.documents)
@@ -216,6 +222,7 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             documents,
             liveness,
             repository,
+            resolver,
         )
         sessions = SessionService.build(
             settings,
@@ -230,6 +237,7 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             lockout=security.lockout,
             events=events,
             documents=documents,
+            policies=resolver,
         )
         alerts, webhooks = build_notifications(settings, database, security, events)
         reviews = build_reviews(settings, database, security, events, repository)
@@ -252,6 +260,8 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             webhooks=webhooks,
             reviews=reviews,
             policies=policies,
+            experiments=experiments,
+            resolver=resolver,
         )
     finally:
         for close in reversed(closers):

@@ -1,0 +1,102 @@
+"""Fixtures of the policy tests: one real server on a database of its own (policy changes must
+not leak into other modules' servers), real photos, and rendered documents carrying the holder's
+face as their portrait: an ID card (TD1 MRZ), a passport (TD3 MRZ) and a driving licence whose
+only machine-readable data is a PDF417 barcode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from documents.render import (
+    ELEMENTS,
+    Identity,
+    camera,
+    licence_back,
+    on_table,
+    render_td1,
+    render_td3,
+)
+from PIL import Image
+from policies.helpers import Call, Photos
+from support.databases import scratch_database
+from support.env import missing
+from support.imagefiles import encode
+from support.servers import Server
+
+from kycguard.documents.aamva import build_aamva
+
+
+def _licence(portrait: np.ndarray) -> np.ndarray:
+    """A licence: the portrait above the card's PDF417 back, as a scanner shows both sides."""
+    back = licence_back(build_aamva(ELEMENTS))
+    top = np.full((300, back.shape[1], 3), 236, np.uint8)
+    face = np.asarray(Image.fromarray(portrait).resize((210, 260)))
+    top[20:280, 30:240] = face
+    return np.vstack([top, back])
+
+
+@pytest.fixture(scope="session")
+def photos(fr_test_images: Path) -> Photos:
+    try:
+        face = np.asarray(Image.open(fr_test_images / "obama.jpg").convert("RGB"))
+        identity = Identity(surname="OBAMA", given_names="BARACK", document_number="D23145890")
+        card = render_td1(face, identity)
+        passport = render_td3(face, identity)
+    except FileNotFoundError as exc:
+        missing(str(exc))
+    return Photos(
+        id_card=encode(camera(on_table(card.image, tilt=0.05, angle_deg=-2))),
+        passport=encode(camera(on_table(passport.image, tilt=0.04, angle_deg=1))),
+        licence=encode(camera(_licence(face[40:330, 60:300]))),
+        holder=(fr_test_images / "obama2.jpg").read_bytes(),
+        other_person=(fr_test_images / "biden.jpg").read_bytes(),
+    )
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with scratch_database("postgres", tmp_path_factory.mktemp("policies_db")) as url:
+        srv = Server({"KYCGUARD_DATABASE_URL": url}, tmp_path_factory.mktemp("policies_server"))
+        try:
+            srv.wait_ready()
+            yield srv
+        finally:
+            srv.stop()
+
+
+@pytest.fixture(scope="module")
+def api(server: Server) -> Iterator[Call]:
+    """``api(method, path, role="admin", tenant="tests", **httpx kwargs)``: a request with a
+    key of that role (an auditor of no tenant sees the deployment-wide policy entries)."""
+    client = httpx.Client(base_url=server.base_url, timeout=300)
+
+    def call(
+        method: str, path: str, role: str = "admin", tenant: str | None = "tests", **kw: Any
+    ) -> httpx.Response:
+        return client.request(method, path, headers=server.headers(role, tenant), **kw)
+
+    yield call
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def verify(api: Call, photos: Photos) -> Callable[..., dict[str, Any]]:
+    """``verify(document=..., selfie=..., **form fields)``: a real /verify, its 200 answer."""
+
+    def run(
+        document: bytes | None = None, selfie: bytes | None = None, **fields: str
+    ) -> dict[str, Any]:
+        files = {
+            "id_document": ("doc.jpg", document or photos.id_card, "image/jpeg"),
+            "selfie": ("selfie.jpg", selfie or photos.holder, "image/jpeg"),
+        }
+        r = api("POST", "/api/v1/verify", role="integrator", files=files, data=fields)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    return run
