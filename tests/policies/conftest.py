@@ -1,110 +1,110 @@
-"""Labelled cases for the tuning and experiment-report tests, made the way a deployment makes them.
-
-Real LFW pairs (``faces/lfw_devtrain/deepfunneled_250``) go through ``/verify`` of a real server on
-PostgreSQL: an ID card rendered with photo 1 as its portrait (valid TD1 MRZ, photographed on a
-table) and photo 2 as the selfie. A reviewer then labels each case through the feedback route:
-genuine for a same-person pair, fraud for a different-person pair (an impostor presenting someone
-else's card). The impostors are the six hardest of LFW DevTrain for our pipeline (lowest distance
-in ``docs/bench/faces_lfw_deepfunneled_250.json``, 0.49-0.57): the pairs a threshold is about. The
-genuine pairs are spread over the genuine distance range. Every case is decided under an A/A
-experiment (``EXPERIMENT``), which the experiment-report tests read. 14 calls at 1-4 s each (8-10 s on a loaded 2-core machine): built once per
-test session and shared by every module here.
-"""
+"""Fixtures of the policy tests: one real server on a database of its own (policy changes must
+not leak into other modules' servers), real photos, and rendered documents carrying the holder's
+face as their portrait: an ID card (TD1 MRZ), a passport (TD3 MRZ) and a driving licence whose
+only machine-readable data is a PDF417 barcode."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
-from documents.render import Identity, camera, on_table, render_td1
+from documents.render import (
+    ELEMENTS,
+    Identity,
+    camera,
+    licence_back,
+    on_table,
+    render_td1,
+    render_td3,
+)
 from PIL import Image
+from policies.helpers import Call, Photos
+from policies.labelled import EXPERIMENT, GENUINE, IMPOSTORS, LabelledSet, run_pairs
 from support.databases import scratch_database
+from support.env import missing
 from support.imagefiles import encode
 from support.servers import Server
 
-from kycguard.client import Client, KycguardError
-
-GENUINE = [
-    ("Grant_Hackett/Grant_Hackett_0002.jpg", "Grant_Hackett/Grant_Hackett_0003.jpg"),
-    ("Monica_Seles/Monica_Seles_0004.jpg", "Monica_Seles/Monica_Seles_0006.jpg"),
-    ("Lennox_Lewis/Lennox_Lewis_0002.jpg", "Lennox_Lewis/Lennox_Lewis_0003.jpg"),
-    ("Yasar_Yakis/Yasar_Yakis_0001.jpg", "Yasar_Yakis/Yasar_Yakis_0003.jpg"),
-    (
-        "Alexandra_Stevenson/Alexandra_Stevenson_0001.jpg",
-        "Alexandra_Stevenson/Alexandra_Stevenson_0003.jpg",
-    ),
-    ("Valdas_Adamkus/Valdas_Adamkus_0001.jpg", "Valdas_Adamkus/Valdas_Adamkus_0002.jpg"),
-    ("Carla_Myers/Carla_Myers_0001.jpg", "Carla_Myers/Carla_Myers_0002.jpg"),
-    ("Costas_Simitis/Costas_Simitis_0002.jpg", "Costas_Simitis/Costas_Simitis_0004.jpg"),
-]
-IMPOSTORS = [
-    ("Li_Zhaoxing/Li_Zhaoxing_0007.jpg", "Yang_Jianli/Yang_Jianli_0001.jpg"),
-    ("Alberto_Gonzales/Alberto_Gonzales_0001.jpg", "Li_Changchun/Li_Changchun_0001.jpg"),
-    ("Bernardo_Segura/Bernardo_Segura_0002.jpg", "Ray_Romano/Ray_Romano_0009.jpg"),
-    ("Hatsui_Hasuike/Hatsui_Hasuike_0001.jpg", "Kim_Dae-jung/Kim_Dae-jung_0004.jpg"),
-    ("Dan_LaCoutre/Dan_LaCoutre_0001.jpg", "Michael_Jasny/Michael_Jasny_0001.jpg"),
-    ("Qian_Qichen/Qian_Qichen_0001.jpg", "Sok_An/Sok_An_0001.jpg"),
-]
+from kycguard.client import Client
+from kycguard.documents.aamva import build_aamva
 
 
-EXPERIMENT = "tuning-aa"  # an A/A experiment: both variants decide with the default policy
+def _licence(portrait: np.ndarray) -> np.ndarray:
+    """A licence: the portrait above the card's PDF417 back, as a scanner shows both sides."""
+    back = licence_back(build_aamva(ELEMENTS))
+    top = np.full((300, back.shape[1], 3), 236, np.uint8)
+    face = np.asarray(Image.fromarray(portrait).resize((210, 260)))
+    top[20:280, 30:240] = face
+    return np.vstack([top, back])
 
 
-@dataclass(frozen=True)
-class Labelled:
-    id: str
-    pair: tuple[str, str]
-    user_id: str
-    was_fraud: bool
-    answer: dict[str, Any]
+@pytest.fixture(scope="session")
+def photos(fr_test_images: Path) -> Photos:
+    try:
+        face = np.asarray(Image.open(fr_test_images / "obama.jpg").convert("RGB"))
+        identity = Identity(surname="OBAMA", given_names="BARACK", document_number="D23145890")
+        card = render_td1(face, identity)
+        passport = render_td3(face, identity)
+    except FileNotFoundError as exc:
+        missing(str(exc))
+    return Photos(
+        id_card=encode(camera(on_table(card.image, tilt=0.05, angle_deg=-2))),
+        passport=encode(camera(on_table(passport.image, tilt=0.04, angle_deg=1))),
+        licence=encode(camera(_licence(face[40:330, 60:300]))),
+        holder=(fr_test_images / "obama2.jpg").read_bytes(),
+        other_person=(fr_test_images / "biden.jpg").read_bytes(),
+    )
 
 
-@dataclass(frozen=True)
-class LabelledSet:
-    server: Server
-    database_url: str
-    tenant: str
-    cases: list[Labelled]
-    skipped: list[tuple[tuple[str, str], str]]  # pairs /verify refused (no face found, ...)
-
-
-def card_for(root: Path, portrait: str, seed: int) -> bytes:
-    face = np.asarray(Image.open(root / portrait).convert("RGB"))
-    card = render_td1(face, Identity(document_number=f"T{40000000 + seed}"), seed=seed)
-    return encode(camera(on_table(card.image, tilt=0.05, angle_deg=-2, seed=seed), seed=seed))
-
-
-def run_pairs(
-    client: Client,
-    reviewer: Client,
-    root: Path,
-    pairs: list[tuple[tuple[str, str], bool]],
-    *,
-    seed0: int = 0,
-    label: bool = True,
-    user_ids: list[str] | None = None,
-) -> tuple[list[Labelled], list[tuple[tuple[str, str], str]]]:
-    """Each pair through ``/verify`` (and labelled through feedback when ``label``)."""
-    done: list[Labelled] = []
-    skipped: list[tuple[tuple[str, str], str]] = []
-    for i, ((portrait, selfie), was_fraud) in enumerate(pairs):
-        user = user_ids[i] if user_ids else f"tune-{uuid.uuid4().hex[:10]}"
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with scratch_database("postgres", tmp_path_factory.mktemp("policies_db")) as url:
+        srv = Server({"KYCGUARD_DATABASE_URL": url}, tmp_path_factory.mktemp("policies_server"))
         try:
-            v = client.verify(
-                card_for(root, portrait, seed0 + i), (root / selfie).read_bytes(), user_id=user
-            )
-        except KycguardError as exc:
-            skipped.append(((portrait, selfie), str(exc)))
-            continue
-        if label:
-            reviewer.verifications.feedback(v.id, was_fraud=was_fraud, notes="tuning test")
-        done.append(Labelled(v.id, (portrait, selfie), user, was_fraud, v.raw))
-    return done, skipped
+            srv.wait_ready()
+            yield srv
+        finally:
+            srv.stop()
+
+
+@pytest.fixture(scope="module")
+def api(server: Server) -> Iterator[Call]:
+    """``api(method, path, role="admin", tenant="tests", **httpx kwargs)``: a request with a
+    key of that role (an auditor of no tenant sees the deployment-wide policy entries)."""
+    client = httpx.Client(base_url=server.base_url, timeout=300)
+
+    def call(
+        method: str, path: str, role: str = "admin", tenant: str | None = "tests", **kw: Any
+    ) -> httpx.Response:
+        return client.request(method, path, headers=server.headers(role, tenant), **kw)
+
+    yield call
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def verify(api: Call, photos: Photos) -> Callable[..., dict[str, Any]]:
+    """``verify(document=..., selfie=..., **form fields)``: a real /verify, its 200 answer."""
+
+    def run(
+        document: bytes | None = None, selfie: bytes | None = None, **fields: str
+    ) -> dict[str, Any]:
+        files = {
+            "id_document": ("doc.jpg", document or photos.id_card, "image/jpeg"),
+            "selfie": ("selfie.jpg", selfie or photos.holder, "image/jpeg"),
+        }
+        r = api("POST", "/api/v1/verify", role="integrator", files=files, data=fields)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    return run
+
+
+# -- labelled cases of the tuning and experiment-report tests (tests/policies/labelled.py) ---------
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import sys
 from collections import Counter
 
 import pytest
-from policies.conftest import EXPERIMENT, LabelledSet
+from policies.labelled import EXPERIMENT, LabelledSet
 
 from kycguard.client import Client, NotFoundError
 from kycguard.policies.report import mean_test, proportion_test

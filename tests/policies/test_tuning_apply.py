@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from policies.conftest import GENUINE, LabelledSet, run_pairs
+from policies.labelled import GENUINE, LabelledSet, run_pairs
 from reviews.helpers import audit_entries
 
 from kycguard.client import Client, PermissionDeniedError
@@ -95,7 +95,7 @@ def test_tune_writes_json_and_plot_and_apply_makes_the_version_the_next_decision
         (after,), _ = run_pairs(c, r, lfw_root, [(GENUINE[0], False)], seed0=100, label=False)
     assert after.answer["policy"]["name"] == "default"
     assert after.answer["policy"]["version"] == before + 1
-    assert after.answer["face_match"]["threshold"] == proposed
+    assert after.answer["thresholds"]["face_match_tolerance"] == proposed  # decided with it
 
 
 def test_tune_refuses_to_apply_a_report_made_on_an_older_version(

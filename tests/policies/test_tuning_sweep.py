@@ -6,7 +6,7 @@ the test itself sent, not the tuner's database query, so a wrong query or a wron
 
 from __future__ import annotations
 
-from policies.conftest import LabelledSet
+from policies.labelled import LabelledSet
 
 from kycguard.metrics.service import wilson
 from kycguard.policies.tuning import TUNABLES, current_thresholds, labelled_cases, sweep, tune

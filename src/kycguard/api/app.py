@@ -16,6 +16,7 @@ from kycguard.api.routes import admin, audit, docs, sessions, subjects, system, 
 from kycguard.metrics import routes as metrics
 from kycguard.metrics.logging import RequestContext, configure_json_logging
 from kycguard.metrics.prometheus import RequestMetrics
+from kycguard.policies import routes as policies
 from kycguard.policies import tuning_routes
 from kycguard.reviews import routes as reviews
 from kycguard.security import wiring as security
@@ -58,7 +59,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(reviews.router)
     app.include_router(metrics.router)
-    app.include_router(tuning_routes.router)  # before the policy routes (see its docstring)
+    # fixed /api/v1/policies/... paths (tuning reports) must be included before this router:
+    # its /policies/{name} would take them
+    app.include_router(tuning_routes.router)
+    app.include_router(policies.router)
     if not settings.security.public_docs:
         app.include_router(docs.router)
     # two images plus form overhead

@@ -62,9 +62,13 @@ def build_record(
     *,
     identity_verified: bool,
     tail: dict[str, Any],
+    policy: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``head``: the case's ids; ``sections``: each check's report (``face_match``,
-    ``liveness_check``, ``document_authenticity``, ...); ``tail``: times. Returns the answer."""
+    ``liveness_check``, ``document_authenticity``, ...); ``tail``: times; ``policy``: the policy
+    version, risk tier, skipped checks and document rules the case was decided under
+    (``kycguard.policies.apply.AppliedPolicy.record``). ``settings``: the effective settings
+    (the policy's), so ``thresholds`` are the ones this case was decided with."""
     sections = dict(sections)
     match = sections.get("face_match")
     live = sections.get("liveness_check")
@@ -98,6 +102,7 @@ def build_record(
             "review_at": settings.decision.review_at,
             "face_match_tolerance": settings.face_match.tolerance,
         },
+        **({"policy": policy} if policy is not None else {}),
         **tail,
         "api_version": API_VERSION,
     }

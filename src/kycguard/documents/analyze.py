@@ -81,9 +81,12 @@ class DocumentAnalyzer:
         structured_data: dict[str, Any] | None,
         today: dt.date,
         portrait_box: tuple[int, int, int, int] | None = None,
+        tamper: bool = True,
     ) -> DocumentReport:
         """Read the MRZ, barcode and visual zone of ``image_rgb`` (HxWx3 uint8 RGB, EXIF already
-        applied) and check them against each other, the date rules and ``structured_data``."""
+        applied) and check them against each other, the date rules and ``structured_data``.
+        ``tamper=False`` (a decision policy's low-risk tier) skips the tampering analysis: its
+        checks are reported as not performed."""
         timings: dict[str, float] = {}
         t_start = time.perf_counter()
         warnings: list[str] = []
@@ -167,7 +170,9 @@ class DocumentAnalyzer:
         t = time.perf_counter()
         # JPEG grids and sensor noise live on the pixels as uploaded: measured on the photo, not
         # on the resampled document; print geometry is measured on the rectified lines
-        tamper_checks = self._tamper_checks(image, reading, portrait_box)
+        tamper_checks = (
+            self._tamper_checks(image, reading, portrait_box) if tamper else _tamper_skipped()
+        )
         timings["tamper"] = _ms(t)
         return self._finish(
             rect,
@@ -325,6 +330,16 @@ class DocumentAnalyzer:
             timings_ms={**reading.timings_ms, **timings} if reading.timings_ms else timings,
             rectification=rect.to_dict() if rect is not None else None,
         )
+
+
+TAMPER_CHECKS = ("portrait_tampering", "mrz_geometry", "screen_capture")
+
+
+def _tamper_skipped() -> list[CheckResult]:
+    return [
+        CheckResult(name, None, None, "not performed: skipped by the decision policy")
+        for name in TAMPER_CHECKS
+    ]
 
 
 def _valid(reading: MrzReading) -> bool:

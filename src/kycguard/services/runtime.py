@@ -18,6 +18,8 @@ from kycguard.events import CaseDecided, EventBus, KnownFaceMatched, ReviewDecid
 from kycguard.jobs import PeriodicJob
 from kycguard.liveness.passive import PassiveLivenessDetector
 from kycguard.metrics.service import MetricsService
+from kycguard.policies.apply import PolicyResolver
+from kycguard.policies.experiments import ExperimentService
 from kycguard.policies.service import PolicyService
 from kycguard.policies.tuning_service import TuningService
 from kycguard.reviews.service import ReviewService
@@ -98,6 +100,8 @@ class Runtime:
     webhooks: WebhookService = field(kw_only=True)
     reviews: ReviewService | None = None  # the review queue, feedback labels, known faces
     policies: PolicyService | None = None  # versioned decision policies (kycguard.policies)
+    experiments: ExperimentService | None = None  # A/B variants: which policy decides a user
+    resolver: PolicyResolver | None = None  # the policy version, tier and checks of one case
     tuning: TuningService | None = None  # threshold tuning from labels, the scheduled report
 
     def health(self) -> dict[str, object]:
@@ -195,6 +199,8 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
         closers.append(security.close)
         policies = PolicyService(database, security.audit, settings)
         policies.bootstrap()  # version 1 of the default policy, once per database
+        experiments = ExperimentService(database, security.audit, policies)
+        resolver = PolicyResolver(policies, experiments, settings)
         tuning = TuningService(database, security.audit, settings, policies)
         vision = build_vision(settings)
         closers.append(vision.close)
@@ -219,6 +225,7 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             documents,
             liveness,
             repository,
+            resolver,
         )
         sessions = SessionService.build(
             settings,
@@ -233,6 +240,7 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             lockout=security.lockout,
             events=events,
             documents=documents,
+            policies=resolver,
         )
         alerts, webhooks = build_notifications(settings, database, security, events)
         reviews = build_reviews(settings, database, security, events, repository)
@@ -255,6 +263,8 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
             webhooks=webhooks,
             reviews=reviews,
             policies=policies,
+            experiments=experiments,
+            resolver=resolver,
             tuning=tuning,
         )
     finally:

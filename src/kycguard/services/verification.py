@@ -26,6 +26,7 @@ from kycguard.documents.analyze import DocumentAnalyzer
 from kycguard.documents.portrait import Portrait, PortraitFinder, rotate
 from kycguard.errors import FaceNotUsable
 from kycguard.liveness.passive import PassiveLivenessDetector
+from kycguard.policies.apply import AppliedPolicy, PolicyResolver, RiskInput, RuleOutcome
 from kycguard.security.audit import Actor
 from kycguard.security.blobs import verification_images
 from kycguard.services.structured_data import parse_structured_data
@@ -104,7 +105,12 @@ class _Case:
     selfie_img: np.ndarray
     chosen: SelfieFace
     portrait: Portrait
+    settings: Settings  # the policy's effective settings (document rules may tighten them)
+    policy: AppliedPolicy | None = None
+    declared_type: str | None = None
     findings: list[Finding] = field(default_factory=list)
+    document_rules: list[dict[str, Any]] = field(default_factory=list)
+    rules: RuleOutcome | None = None
     sections: dict[str, Any] = field(default_factory=dict)
     components: dict[str, float | None] = field(default_factory=dict)
     identity_read: bool = False
@@ -120,8 +126,10 @@ class VerificationService:
         documents: DocumentAnalyzer,
         liveness: PassiveLivenessDetector | None,
         repository: VerificationRepository,
+        policies: PolicyResolver | None = None,
     ) -> None:
         self.settings = settings
+        self.policies = policies  # None: the settings as they are, no policy block
         self.detector = detector
         self.portraits = portraits
         self.matcher = matcher
@@ -139,11 +147,23 @@ class VerificationService:
         tenant: str | None = None,
         actor: Actor | None = None,
         today: date | None = None,
+        risk: RiskInput | None = None,
+        document_type: str | None = None,
     ) -> dict[str, Any]:
-        """Decode and find the faces (a precise 4xx when unusable), run every check, decide, store."""
+        """Decode and find the faces (a precise 4xx when unusable), run every check the policy
+        asks for, decide, store. ``risk``: the caller's risk level or score (policy risk tiers);
+        ``document_type``: the declared type document rules may match on."""
         started = time.perf_counter()
         laps = Laps()
-        case = self._open(id_document, selfie, structured_data, today or datetime.now(UTC).date())
+        policy = self.policies.for_case(user_id, risk) if self.policies else None
+        case = self._open(
+            id_document,
+            selfie,
+            structured_data,
+            today or datetime.now(UTC).date(),
+            policy.settings if policy else self.settings,
+        )
+        case.policy, case.declared_type = policy, document_type
         laps.lap("decode_and_faces")
         self._check_quality(case)
         laps.lap("quality")
@@ -155,16 +175,19 @@ class VerificationService:
         laps.lap("reuse")
         self._check_liveness(case)
         laps.lap("passive_liveness")
-        decision = decide(case.components, case.findings, self.settings.decision)
+        if policy is not None and policy.require_video_session:
+            case.findings.append(video_session_required(policy))
+        decision = decide(case.components, case.findings, case.settings.decision)
         verification_id = str(uuid.uuid4())
         created = datetime.now(UTC)
         result = build_record(
             {"verification_id": verification_id},
             decision,
             case.sections,
-            self.settings,
+            case.settings,
             identity_verified=case.identity_read and match.is_match,
             tail={"created_at": created.isoformat()},
+            policy=policy.record(case.document_rules) if policy else None,
         )
         result["timings_ms"] = laps.ms  # per step (Prometheus: kycguard_detector_seconds)
         result["processing_time_ms"] = round((time.perf_counter() - started) * 1000, 1)
@@ -179,9 +202,10 @@ class VerificationService:
         selfie: bytes,
         structured_data: str | bytes | dict[str, Any] | None,
         today: date,
+        settings: Settings,
     ) -> _Case:
         """Everything decoded and validated, both faces found: bad input fails before any check."""
-        limits = self.settings.limits
+        limits = settings.limits
         declared = parse_structured_data(structured_data)
         doc_full, selfie_full = (
             decode_image(
@@ -198,8 +222,8 @@ class VerificationService:
         selfie_faces = self.detector.detect(selfie_img)
         if not selfie_faces:
             selfie_faces = self.detector.detect(selfie_img, search="pyramid")
-        chosen = select_selfie_face(selfie_faces, self.settings)
-        portrait = self.portraits.require(doc_img, self.settings.quality.min_document_face_px)
+        chosen = select_selfie_face(selfie_faces, settings)
+        portrait = self.portraits.require(doc_img, settings.quality.min_document_face_px)
         return _Case(
             id_document,
             selfie,
@@ -210,10 +234,11 @@ class VerificationService:
             selfie_img,
             chosen,
             portrait,
+            settings,
         )
 
     def _check_quality(self, case: _Case) -> None:
-        q, chosen, portrait = self.settings.quality, case.chosen, case.portrait
+        q, chosen, portrait = case.settings.quality, case.chosen, case.portrait
         selfie_q = quality.assess(
             case.selfie_img, chosen.face, chosen.face_count, q, document=False
         )
@@ -235,10 +260,11 @@ class VerificationService:
 
     def _check_match(self, case: _Case) -> MatchResult:
         portrait = case.portrait
-        match = self.matcher.compare(
+        matcher = case.policy.matcher(self.matcher) if case.policy else self.matcher
+        match = matcher.compare(
             FaceSample(case.selfie_img, case.chosen.face), FaceSample(portrait.crop, portrait.face)
         )
-        case.findings += rules.match_findings(match, self.settings)
+        case.findings += rules.match_findings(match, case.settings)
         case.sections["face_match"] = match.to_dict()
         case.components["face_match"] = match.confidence
         return match
@@ -257,16 +283,36 @@ class VerificationService:
             portrait_box=BoundingBox(
                 box.x * scale, box.y * scale, box.width * scale, box.height * scale
             ).as_int(),
+            tamper=case.policy is None or case.policy.runs("document_tampering"),
         ).to_dict()
-        case.findings += rules.document_findings(doc, self.settings.decision.min_authenticity_score)
+        findings = self._document_rules(case, doc)
+        findings += rules.document_findings(doc, case.settings.decision.min_authenticity_score)
         evidence = document_evidence(doc, box.width / portrait.document.shape[1])
-        case.findings += evidence_findings(evidence, self.settings.evidence)
+        findings += evidence_findings(evidence, case.settings.evidence)
+        case.findings += case.rules.findings(findings) if case.rules else findings
         case.identity_read = evidence.identity_read
         case.sections["document_authenticity"] = doc | {
             "portrait": _portrait_dict(portrait),
             "identity_evidence": evidence.to_dict(),
         }
         case.components["document"] = doc.get("score")
+
+    def _document_rules(self, case: _Case, doc: dict[str, Any]) -> list[Finding]:
+        """The policy's rules for this document type: they may change the decision's and the
+        evidence thresholds from here on, waive reason codes, or hold the case for review."""
+        if case.policy is None:
+            return []
+        case.rules = case.policy.document_rules(doc, case.declared_type)
+        case.settings = case.rules.settings
+        case.document_rules = case.rules.explained
+        return [
+            Finding(
+                "DOCUMENT_RULE_APPLIED",
+                f"document rule {r['rule']}: {r['explanation']}",
+                Severity.INFO,
+            )
+            for r in case.rules.explained
+        ]
 
     def _check_reuse(self, case: _Case) -> None:
         reuse = check_reuse(
@@ -275,17 +321,19 @@ class VerificationService:
             case.doc_img,
             case.portrait.crop,
             case.portrait.face,
-            self.settings.evidence,
+            case.settings.evidence,
         )
         case.findings += reuse_findings(reuse)
         case.sections["image_reuse"] = reuse.to_dict()
 
     def _check_liveness(self, case: _Case) -> None:
-        if self.liveness is None:
+        skipped = case.policy is not None and not case.policy.runs("passive_liveness")
+        if self.liveness is None or skipped:
+            why = " (the decision policy skips it)" if skipped else ""
             case.findings.append(
                 Finding(
                     "LIVENESS_NOT_PERFORMED",
-                    "passive liveness was not performed on the selfie",
+                    f"passive liveness was not performed on the selfie{why}",
                     Severity.REVIEW,  # a check that did not run never approves,
                 )
             )
@@ -327,6 +375,17 @@ class VerificationService:
             ),
             actor,
         )
+
+
+def video_session_required(policy: AppliedPolicy) -> Finding:
+    """The high-risk rule: a photo pair alone cannot approve this case."""
+    return Finding(
+        "VIDEO_SESSION_REQUIRED",
+        f"risk tier {policy.tier} of policy {policy.view.name} v{policy.view.version} requires "
+        "a video session: create one with this verification_id (POST /api/v1/sessions) and "
+        "let it decide",
+        Severity.REVIEW,
+    )
 
 
 def _portrait_dict(p: Portrait) -> dict[str, Any]:

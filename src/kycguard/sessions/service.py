@@ -53,6 +53,7 @@ from kycguard.vision.types import BoundingBox
 
 if TYPE_CHECKING:
     from kycguard.documents.analyze import DocumentAnalyzer
+    from kycguard.policies.apply import AppliedPolicy, PolicyResolver, RiskInput
     from kycguard.security.audit import Actor, AuditLog
     from kycguard.security.ratelimit import LivenessLockout
 
@@ -110,8 +111,10 @@ class SessionService:
         lockout: LivenessLockout | None = None,
         events: EventBus | None = None,
         documents: DocumentAnalyzer | None = None,
+        policies: PolicyResolver | None = None,
     ) -> None:
         self.settings = settings
+        self.policies = policies  # the policy version pinned at creation decides at completion
         self.documents = documents  # reads an uploaded ID document's identity data
         self.events = events  # decided sessions are published inside the completing transaction
         self.detector = detector
@@ -146,6 +149,7 @@ class SessionService:
         lockout: LivenessLockout | None = None,
         events: EventBus | None = None,
         documents: DocumentAnalyzer | None = None,
+        policies: PolicyResolver | None = None,
     ) -> SessionService:
         """The service on the runtime's models and database (nothing is loaded twice). ``frames``:
         where kept images go (the runtime passes its ``EncryptedFrameStore``)."""
@@ -162,6 +166,7 @@ class SessionService:
             lockout=lockout,
             events=events,
             documents=documents,
+            policies=policies,
         )
 
     # -- create ----------------------------------------------------------------------------------
@@ -174,9 +179,12 @@ class SessionService:
         challenge_count: int | None = None,
         id_document: bytes | None = None,
         tenant: str | None = None,
+        risk: RiskInput | None = None,
     ) -> dict[str, Any]:
         """``tenant``: the creating key's tenant; the session is stored under it and a linked
-        verification must be that tenant's (else VERIFICATION_NOT_FOUND)."""
+        verification must be that tenant's (else VERIFICATION_NOT_FOUND). ``risk``: the caller's
+        risk level or score; the policy version and tier resolved now decide at completion."""
+        policy = self.policies.for_case(user_id, risk) if self.policies else None
         s = self.settings.sessions
         if (
             challenge_count is not None
@@ -208,7 +216,7 @@ class SessionService:
                 limit=s.max_sessions_per_user_per_hour,
             )
         portrait_jpeg, document = (
-            self._document(id_document) if id_document is not None else (None, None)
+            self._document(id_document, policy) if id_document is not None else (None, None)
         )
         rng = secrets.SystemRandom()
         count = challenge_count or rng.randint(s.min_challenges, s.max_challenges)
@@ -218,6 +226,8 @@ class SessionService:
         state = self.tracker.initial_state(challenges)
         if document is not None:
             state["document"] = document
+        if policy is not None:
+            state["policy"] = policy.pin()
         row = KycSession(
             id=session_id,
             created_at=now,
@@ -254,6 +264,7 @@ class SessionService:
             "document_portrait": portrait_jpeg is not None,
             "verification_id": verification_id,
             "guidance": [{"code": "look_straight", "message": MESSAGES["look_straight"]}],
+            **({"policy": policy.record(required=[])} if policy is not None else {}),
             "api_version": API_VERSION,
         }
 
@@ -274,7 +285,7 @@ class SessionService:
                 409,
             )
         # 422 NO_FACE_IN_DOCUMENT etc. before anything is written
-        portrait, document = self._document(front)
+        portrait, document = self._document(front, self._pinned(row.state))
         back_jpeg = None
         if back is not None:
             back_image = self._decoded(back, "id_document_back")
@@ -310,12 +321,19 @@ class SessionService:
             min_side=limits.min_side_px,
         )
 
-    def _document(self, data: bytes) -> tuple[bytes, dict[str, Any] | None]:
+    def _pinned(self, state: dict[str, Any]) -> AppliedPolicy | None:
+        pin = state.get("policy")
+        return self.policies.pinned(pin) if self.policies and pin else None
+
+    def _document(
+        self, data: bytes, policy: AppliedPolicy | None
+    ) -> tuple[bytes, dict[str, Any] | None]:
         """The document's portrait (JPEG) and what the document shows of its holder's identity:
         the evidence and the document findings the decision applies at completion."""
+        settings = policy.settings if policy else self.settings
         full = self._decoded(data, "id_document")
-        image = downscale(full, self.settings.limits.analysis_max_side_px)
-        portrait = self.portraits.require(image, self.settings.quality.min_document_face_px)
+        image = downscale(full, settings.limits.analysis_max_side_px)
+        portrait = self.portraits.require(image, settings.quality.min_document_face_px)
         if self.documents is None:
             return _jpeg(portrait.crop, 92), None
         scale = full.shape[1] / image.shape[1]
@@ -327,10 +345,11 @@ class SessionService:
             portrait_box=BoundingBox(
                 b.x * scale, b.y * scale, b.width * scale, b.height * scale
             ).as_int(),
+            tamper=policy is None or policy.runs("document_tampering"),
         ).to_dict()
         evidence = document_evidence(doc, b.width / portrait.document.shape[1])
         # the evidence rules run at completion
-        findings = document_findings(doc, self.settings.decision.min_authenticity_score)
+        findings = document_findings(doc, settings.decision.min_authenticity_score)
         summary = {
             "evidence": evidence.to_dict(),
             "score": doc["score"],
@@ -616,13 +635,23 @@ class SessionService:
             portrait = self._verification_portrait(row.verification_id)
             if portrait is not None:
                 images["document"] = portrait
-        judgement = self.judge.judge(row.state, images, linked)
+        policy = self._pinned(row.state)
+        judge = self.judge
+        if policy is not None:  # the version pinned at creation, whatever is active now
+            judge = SessionJudge(
+                policy.settings,
+                self.detector,
+                policy.matcher(self.judge.matcher),
+                self.judge.passive if policy.runs("passive_liveness") else None,
+            )
+        judgement = judge.judge(row.state, images, linked)
         result = build_record(
             {"session_id": row.id, "user_id": row.user_id},
             judgement.decision,
             judgement.report,
-            self.settings,
+            policy.settings if policy else self.settings,
             identity_verified=judgement.identity_verified,
+            policy=policy.record(required=[]) if policy else None,
             tail={
                 "frames_received": row.frames_received,
                 "linked_verification": linked,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,6 +22,7 @@ from kycguard import strictjson
 from kycguard.api.deps import runtime
 from kycguard.api.forms import read_form
 from kycguard.errors import InvalidRequest, PayloadTooLarge
+from kycguard.policies.apply import parse_risk
 from kycguard.scale.executor import run_heavy
 from kycguard.scale.idempotency import scope_of
 from kycguard.security.auth import Principal, require
@@ -53,6 +54,10 @@ class CreateSession(_Strict):
     user_id: str = Field(min_length=1, max_length=128)
     verification_id: str | None = Field(None, min_length=1, max_length=36)
     challenge_count: int | None = Field(None, ge=1, le=6)
+    risk_level: Literal["low", "medium", "high"] | None = Field(
+        None, description="the case's risk tier (decision policies); or risk_score"
+    )
+    risk_score: float | None = Field(None, ge=0, le=100)
 
 
 class FrameFields(_Strict):
@@ -139,11 +144,12 @@ async def _create(request: Request, rt: Runtime, who: Principal) -> Any:
         files, texts = await read_form(
             request,
             ("id_document",),
-            ("user_id", "verification_id", "challenge_count"),
+            ("user_id", "verification_id", "challenge_count", "risk_level", "risk_score"),
             rt.settings.limits.max_upload_bytes,
         )
         body = _validated(CreateSession, dict(texts))
         document = files.get("id_document")
+    risk = parse_risk(body.risk_level, body.risk_score)  # 422 INVALID_RISK when both
     # a user (or device) locked out after failed liveness attempts starts no session (as /verify)
     lockout = rt.security.lockout
     device = request.headers.get("X-Device-Id", "")[:128] or None
@@ -165,6 +171,7 @@ async def _create(request: Request, rt: Runtime, who: Principal) -> Any:
                 challenge_count=body.challenge_count,
                 id_document=document,
                 tenant=who.tenant,
+                risk=risk,
             ),
         ),
     )

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from kycguard.api.deps import runtime
 from kycguard.api.forms import read_form
 from kycguard.errors import InvalidRequest
+from kycguard.policies.apply import parse_risk
 from kycguard.scale.executor import run_heavy
 from kycguard.scale.idempotency import scope_of
 from kycguard.security.auth import Principal, require
@@ -20,7 +21,8 @@ from kycguard.services.runtime import Runtime
 router = APIRouter(prefix="/api/v1")
 
 FILE_FIELDS = ("id_document", "selfie")
-TEXT_FIELDS = ("structured_data", "user_id")
+TEXT_FIELDS = ("structured_data", "user_id", "risk_level", "risk_score", "document_type")
+DOCUMENT_TYPES = ("passport", "identity_card", "visa", "driving_licence", "other")
 
 VERIFY_OPENAPI: dict[str, Any] = {
     "requestBody": {
@@ -46,6 +48,23 @@ VERIFY_OPENAPI: dict[str, Any] = {
                             "description": 'JSON object, e.g. {"full_name": "...", "date_expiration": "20300101"}',
                         },
                         "user_id": {"type": "string", "maxLength": 128},
+                        "risk_level": {
+                            "type": "string",
+                            "enum": ["low", "medium", "high"],
+                            "description": "the case's risk tier (policies: which checks run, "
+                            "which thresholds apply); or risk_score",
+                        },
+                        "risk_score": {
+                            "type": "number",
+                            "minimum": 0,
+                            "maximum": 100,
+                            "description": "0-100; the policy's score bands map it to a tier",
+                        },
+                        "document_type": {
+                            "type": "string",
+                            "enum": list(DOCUMENT_TYPES),
+                            "description": "declared document type (policy document rules)",
+                        },
                     },
                 }
             }
@@ -104,6 +123,14 @@ async def _verify(
         raise InvalidRequest(
             "user_id is longer than 128 characters", code="INVALID_REQUEST", field="user_id"
         )
+    risk = parse_risk(texts.get("risk_level"), texts.get("risk_score"))
+    document_type = texts.get("document_type") or None
+    if document_type is not None and document_type not in DOCUMENT_TYPES:
+        raise InvalidRequest(
+            f"document_type must be one of {', '.join(DOCUMENT_TYPES)}",
+            code="INVALID_REQUEST",
+            field="document_type",
+        )
     device = request.headers.get("X-Device-Id", "")[:128] or None
     lockout = rt.security.lockout
     # counted before it runs (429 LIVENESS_LOCKED_OUT), so parallel attempts cannot slip past
@@ -121,6 +148,8 @@ async def _verify(
             user_id=user_id,
             tenant=who.tenant,
             actor=who.actor,
+            risk=risk,
+            document_type=document_type,
         )
         failed = liveness_failed(result)
     finally:

@@ -1,0 +1,219 @@
+"""Decision policies through the real server: real photos and rendered documents via /verify and
+sessions, PostgreSQL. The default policy is changed and restored by the tests (each leaves it
+active at version 1's content), so they can run in any order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from policies.helpers import Call, Photos
+
+
+@pytest.fixture
+def restore(api: Call) -> Iterator[None]:
+    """The default policy's version 1 active again after the test (a rollback, audited)."""
+    yield
+    r = api("POST", "/api/v1/policies/default/activate", json={"version": 1, "comment": "test"})
+    assert r.status_code == 200, r.text
+
+
+def _v1(api: Call) -> dict[str, Any]:
+    r = api("GET", "/api/v1/policies/default/versions", role="reviewer")
+    assert r.status_code == 200, r.text
+    return next(v["document"] for v in r.json()["versions"] if v["version"] == 1)
+
+
+def test_every_answer_records_the_default_policy_version_1(
+    api: Call, verify: Callable[..., dict[str, Any]]
+) -> None:
+    r = api("GET", "/api/v1/policies/default", role="reviewer")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["name"], body["version"], body["active"]) == ("default", 1, True)
+    assert body["created_by"] == "system"
+    assert body["effective"]["high"]["thresholds"]["face_match"]["tolerance"] == 0.5
+    assert body["effective"]["medium"]["thresholds"]["face_match"]["tolerance"] == 0.54
+    assert body["effective"]["high"]["require_video_session"] is True
+
+    result = verify()
+    assert result["status"] == "approved", result["reasons"]
+    policy = result["policy"]
+    assert (policy["name"], policy["version"]) == ("default", 1)
+    assert policy["risk"] == {"tier": "medium", "score": None, "source": "default"}
+    assert policy["skipped_checks"] == [] and policy["required"] == []
+    assert policy["experiment"] is None and policy["variant"] is None
+    stored = api("GET", f"/api/v1/verifications/{result['verification_id']}", role="integrator")
+    assert stored.json()["policy"] == policy  # stored on the case as answered
+
+
+def test_a_policy_change_is_audited_and_the_next_decision_names_the_new_version(
+    api: Call, verify: Callable[..., dict[str, Any]], restore: None
+) -> None:
+    document = _v1(api) | {"thresholds": {"decision": {"approve_at": 99.5}}}
+    change = {"document": document, "comment": "approve only near-certain cases"}
+    for role in ("integrator", "reviewer", "auditor"):
+        assert api("PUT", "/api/v1/policies/default", role=role, json=change).status_code == 403
+    r = api("PUT", "/api/v1/policies/default", json=change)
+    assert r.status_code == 200, r.text
+    version = r.json()["version"]
+    assert version >= 2 and r.json()["active"] is True
+
+    result = verify()
+    assert (result["policy"]["name"], result["policy"]["version"]) == ("default", version)
+    assert result["thresholds"]["approve_at"] == 99.5  # decided with the policy's threshold
+    assert result["status"] == "manual_review"  # the same pair is approved under version 1
+    assert result["overall_confidence"] < 99.5
+
+    audit = api(
+        "GET",
+        "/api/v1/audit",
+        role="auditor",
+        tenant=None,
+        params={"action": "policy.version_created", "limit": 1000},
+    )
+    assert audit.status_code == 200, audit.text
+    mine = [e for e in audit.json()["entries"] if e["details"].get("version") == version]
+    assert len(mine) == 1 and mine[0]["target_id"] == "default"
+    assert mine[0]["actor_role"] == "admin"
+    assert mine[0]["details"]["comment"] == "approve only near-certain cases"
+
+    r = api("POST", "/api/v1/policies/default/activate", json={"version": 1, "comment": "rollback"})
+    assert r.status_code == 200 and r.json()["version"] == 1
+    again = verify()
+    assert again["policy"]["version"] == 1 and again["status"] == "approved"
+    versions = api("GET", "/api/v1/policies/default/versions", role="reviewer").json()["versions"]
+    assert [v["version"] for v in versions][:2] == [version, version - 1]
+    assert [v["version"] for v in versions if v["active"]] == [1]
+    rollback = api(
+        "GET",
+        "/api/v1/audit",
+        role="auditor",
+        tenant=None,
+        params={"action": "policy.activated", "limit": 1000},
+    )
+    assert any(e["details"]["previous"] == version for e in rollback.json()["entries"])
+
+
+@pytest.mark.parametrize(
+    ("document", "code"),
+    [
+        ({"thresholds": {"face_match": {"tolerance": 0.9}}}, "INVALID_POLICY"),
+        ({"thresholds": {"decision": {"approve_att": 80}}}, "INVALID_POLICY"),
+        ({"checks": {"hologram": False}}, "INVALID_POLICY"),
+    ],
+)
+def test_an_invalid_policy_is_refused_in_the_error_shape_and_nothing_changes(
+    api: Call, document: dict[str, Any], code: str
+) -> None:
+    before = len(
+        api("GET", "/api/v1/policies/default/versions", role="reviewer").json()["versions"]
+    )
+    r = api("PUT", "/api/v1/policies/default", json={"document": document, "comment": "bad"})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == code
+    after = api("GET", "/api/v1/policies/default/versions", role="reviewer").json()["versions"]
+    assert len(after) == before
+    assert api("GET", "/api/v1/policies/nope", role="reviewer").json()["error"]["code"] == (
+        "POLICY_NOT_FOUND"
+    )
+
+
+def test_risk_tiers_change_which_checks_run_and_the_answer_says_why(
+    api: Call, verify: Callable[..., dict[str, Any]]
+) -> None:
+    low = verify(risk_level="low")
+    assert low["policy"]["risk"] == {"tier": "low", "score": None, "source": "caller"}
+    skipped = {s["check"]: s["why"] for s in low["policy"]["skipped_checks"]}
+    assert set(skipped) == {"document_tampering", "face_mirror_pass"}
+    assert all("risk tier low of policy default v1" in why for why in skipped.values())
+    checks = {c["name"]: c for c in low["document_authenticity"]["checks"]}
+    for name in ("portrait_tampering", "mrz_geometry", "screen_capture"):
+        assert (
+            checks[name]["passed"] is None
+            and "skipped by the decision policy" in checks[name]["detail"]
+        )
+    assert low["face_match"]["refined_with_mirror"] is False
+    assert low["status"] == "approved"  # the other checks still approve a genuine pair
+
+    medium = verify(risk_score="50")
+    assert medium["policy"]["risk"] == {"tier": "medium", "score": 50.0, "source": "caller"}
+    ran = {c["name"]: c for c in medium["document_authenticity"]["checks"]}
+    assert ran["screen_capture"]["passed"] is not None  # tampering analysis ran
+
+    high = verify(risk_score="85")
+    assert high["policy"]["risk"]["tier"] == "high"
+    assert high["policy"]["required"] == ["video_session"]
+    assert high["thresholds"]["face_match_tolerance"] == 0.5
+    assert high["face_match"]["threshold"] == 0.5
+    assert "VIDEO_SESSION_REQUIRED" in high["reasons"] and high["status"] != "approved"
+    assert "POST /api/v1/sessions" in high["recommendation"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"risk_level": "extreme"}, "risk_level"),
+        ({"risk_score": "150"}, "risk_score"),
+        ({"risk_score": "nan"}, "risk_score"),
+        ({"risk_level": "low", "risk_score": "10"}, "risk_level"),
+        ({"document_type": "library_card"}, "document_type"),
+    ],
+)
+def test_a_bad_risk_value_is_a_422_before_any_model_runs(
+    api: Call, photos: Photos, fields: dict[str, str], field: str
+) -> None:
+    files = {
+        "id_document": ("d.jpg", photos.id_card, "image/jpeg"),
+        "selfie": ("s.jpg", photos.holder, "image/jpeg"),
+    }
+    r = api("POST", "/api/v1/verify", role="integrator", files=files, data=fields)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == field
+
+
+RULES = [
+    {
+        "name": "passports",
+        "match": {"document_type": "passport", "mrz_format": "TD3"},
+        "effect": {"thresholds": {"decision": {"min_authenticity_score": 50}}},
+        "explanation": "passport data pages: authenticity accepted from 50",
+    },
+    {
+        "name": "id-cards",
+        "match": {"mrz_format": "TD1"},
+        "explanation": "ID cards carry a three-line TD1 MRZ on the back",
+    },
+    {
+        "name": "barcode-only-licences",
+        "match": {"has_mrz": False, "has_barcode": True},
+        "effect": {"review": True},
+        "explanation": "licences with a barcode and no MRZ are checked by a reviewer",
+    },
+]
+
+
+def test_document_rules_fire_on_the_rendered_document_types_and_are_explained(
+    api: Call, photos: Photos, verify: Callable[..., dict[str, Any]], restore: None
+) -> None:
+    document = _v1(api) | {"document_rules": RULES}
+    r = api("PUT", "/api/v1/policies/default", json={"document": document, "comment": "rules"})
+    assert r.status_code == 200, r.text
+
+    passport = verify(document=photos.passport)
+    fired = passport["policy"]["document_rules"]
+    assert [f["rule"] for f in fired] == ["passports"], passport["document_authenticity"]["mrz"]
+    assert fired[0]["matched_on"] == {"document_type": "passport", "mrz_format": "TD3"}
+    assert fired[0]["explanation"] == RULES[0]["explanation"]
+    assert fired[0]["effect"] == RULES[0]["effect"]
+    assert any("document rule passports" in w for w in passport["warnings"])
+
+    card = verify(document=photos.id_card)
+    assert [f["rule"] for f in card["policy"]["document_rules"]] == ["id-cards"]
+    assert card["status"] == "approved"
+
+    licence = verify(document=photos.licence)
+    assert licence["document_authenticity"]["barcode"]["count"] == 1
+    assert [f["rule"] for f in licence["policy"]["document_rules"]] == ["barcode-only-licences"]
+    assert "DOCUMENT_RULE_REVIEW" in licence["reasons"] and licence["status"] != "approved"
