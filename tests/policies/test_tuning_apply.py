@@ -173,10 +173,13 @@ def test_the_scheduled_report_fires_after_n_decisions_and_applies_only_within_bo
         == row["proposed"]["face_match"]["tolerance"]
     )
 
-    with Client(labelled.server.base_url, labelled.server.key("admin", None)) as admin:
+    with (
+        Client(labelled.server.base_url, labelled.server.key("admin", None)) as admin,
+        Client(labelled.server.base_url, labelled.server.key("auditor", None)) as auditor,
+    ):
         listed = admin.request("GET", "/policies/tuning-reports", params={"limit": 3})["items"]
-        applied = audit_entries(admin, "tuning.report_applied")
-        created = audit_entries(admin, "tuning.report_created")
+        applied = audit_entries(auditor, "tuning.report_applied")
+        created = audit_entries(auditor, "tuning.report_created")
     assert (listed[0]["id"], listed[0]["status"]) == (row["id"], "applied")
     assert any(e["target_id"] == row["id"] and e["actor"] == "system" for e in applied)
     assert len([e for e in created if e["actor"] == "system"]) >= 3

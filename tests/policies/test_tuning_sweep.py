@@ -76,7 +76,7 @@ def test_a_tolerance_that_lets_impostors_through_is_lowered(labelled: LabelledSe
     grid = TOLERANCE.values(_current(loose))
     assert rec["frr"]["errors"] == min(sum(d > v for d in genuine) for v in grid if v < min(fraud))
     assert rec["frr"]["errors"] == sum(d > rec["value"] for d in genuine)
-    assert report["proposed"] == {"face_match": {"tolerance": rec["value"]}}
+    assert report["proposed"]["face_match"] == {"tolerance": rec["value"]}
     # 6 impostors cannot show 0.2 %: the report says so instead of claiming it
     assert not rec["far_target_shown_95"]
     assert any("too few labelled fraud cases" in n and "1917" in n for n in rec["notes"])
