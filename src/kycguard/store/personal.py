@@ -43,7 +43,6 @@ PUBLIC_KEYS = frozenset(
         "message",  # a canned sentence for the end user (decision.record.message)
         "identity_verified",
         "liveness_passed",
-        "policy",  # name, version, experiment variant, risk tier, skipped checks: no person's data
     }
 )
 _CHECK_KEYS = ("name", "passed", "score", "hard_reject", "status")
