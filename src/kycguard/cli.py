@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Literal
 
+from kycguard.policies import commands as policy_commands
 from kycguard.policies import tuning_commands
 from kycguard.security import commands as security_commands
 
@@ -250,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=_models_export_labels)
 
     security_commands.register(sub)  # keys, audit, retention
+    policy_commands.register(sub, security_commands._guard)  # policies list|show|set
     tuning_commands.register(sub)  # tune, experiments report
 
     bench = sub.add_parser("bench", help="benchmarks writing JSON and a plot")

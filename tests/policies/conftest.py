@@ -18,6 +18,7 @@ from documents.render import (
     camera,
     licence_back,
     on_table,
+    portrait_crop,
     render_td1,
     render_td3,
 )
@@ -33,12 +34,11 @@ from kycguard.client import Client
 from kycguard.documents.aamva import build_aamva
 
 
-def _licence(portrait: np.ndarray) -> np.ndarray:
+def _licence(photo: np.ndarray) -> np.ndarray:
     """A licence: the portrait above the card's PDF417 back, as a scanner shows both sides."""
     back = licence_back(build_aamva(ELEMENTS))
     top = np.full((300, back.shape[1], 3), 236, np.uint8)
-    face = np.asarray(Image.fromarray(portrait).resize((210, 260)))
-    top[20:280, 30:240] = face
+    top[20:280, 30:240] = np.asarray(Image.fromarray(portrait_crop(photo)).resize((210, 260)))
     return np.vstack([top, back])
 
 
@@ -54,7 +54,7 @@ def photos(fr_test_images: Path) -> Photos:
     return Photos(
         id_card=encode(camera(on_table(card.image, tilt=0.05, angle_deg=-2))),
         passport=encode(camera(on_table(passport.image, tilt=0.04, angle_deg=1))),
-        licence=encode(camera(_licence(face[40:330, 60:300]))),
+        licence=encode(camera(_licence(face))),
         holder=(fr_test_images / "obama2.jpg").read_bytes(),
         other_person=(fr_test_images / "biden.jpg").read_bytes(),
     )
@@ -78,9 +78,10 @@ def api(server: Server) -> Iterator[Call]:
     client = httpx.Client(base_url=server.base_url, timeout=300)
 
     def call(
-        method: str, path: str, role: str = "admin", tenant: str | None = "tests", **kw: Any
+        method: str, path: str, role: str | None = "admin", tenant: str | None = "tests", **kw: Any
     ) -> httpx.Response:
-        return client.request(method, path, headers=server.headers(role, tenant), **kw)
+        headers = (server.headers(role, tenant) if role else {}) | kw.pop("headers", {})
+        return client.request(method, path, headers=headers, **kw)
 
     yield call
     client.close()

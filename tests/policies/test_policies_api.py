@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from policies.helpers import Call, Photos
 
+from kycguard.policies.experiments import Variant, assign
+
 
 @pytest.fixture
 def restore(api: Call) -> Iterator[None]:
@@ -217,3 +219,96 @@ def test_document_rules_fire_on_the_rendered_document_types_and_are_explained(
     assert licence["document_authenticity"]["barcode"]["count"] == 1
     assert [f["rule"] for f in licence["policy"]["document_rules"]] == ["barcode-only-licences"]
     assert "DOCUMENT_RULE_REVIEW" in licence["reasons"] and licence["status"] != "approved"
+
+
+def test_a_session_pins_the_policy_resolved_at_creation(api: Call, restore: None) -> None:
+    bad = api(
+        "POST",
+        "/api/v1/sessions",
+        role="integrator",
+        json={"user_id": "u-risk", "risk_level": "low", "risk_score": 5},
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "INVALID_RISK"
+    r = api(
+        "POST", "/api/v1/sessions", role="integrator", json={"user_id": "u-pin", "risk_score": 90}
+    )
+    assert r.status_code == 200, r.text
+    created = r.json()
+    assert created["policy"]["version"] == 1
+    assert created["policy"]["risk"] == {"tier": "high", "score": 90.0, "source": "caller"}
+    change = {"document": _v1(api) | {"description": "newer"}, "comment": "after the session"}
+    newer = api("PUT", "/api/v1/policies/default", json=change).json()["version"]
+    assert newer > 1
+    done = api(
+        "POST",
+        f"/api/v1/sessions/{created['session_id']}/complete",
+        role=None,
+        headers={"X-Session-Token": created["session_token"]},
+    )
+    assert done.status_code == 200, done.text
+    result = done.json()
+    assert result["policy"]["version"] == 1  # pinned at creation, not the active version
+    assert result["policy"]["risk"]["tier"] == "high"
+    assert result["thresholds"]["face_match_tolerance"] == 0.5
+    assert result["status"] != "approved"  # no challenge was done
+
+
+def _user_in(variant: str, variants: list[Variant]) -> str:
+    return next(
+        u for i in range(1000) if assign("ab-1", u := f"user-{i}", variants).name == variant
+    )
+
+
+def test_an_experiment_assigns_users_deterministically_and_stores_the_variant(
+    api: Call, verify: Callable[..., dict[str, Any]]
+) -> None:
+    strict = {"thresholds": {"face_match": {"tolerance": 0.5}}}
+    r = api("POST", "/api/v1/policies", json={"name": "strict", "document": strict, "comment": "B"})
+    assert r.status_code == 201, r.text
+    assert (
+        api("POST", "/api/v1/policies", json={"name": "strict", "comment": "x"}).status_code == 409
+    )
+    spec = {
+        "name": "ab-1",
+        "variants": [
+            {"name": "control", "policy": "default", "weight": 1},
+            {"name": "strict", "policy": "strict", "weight": 1},
+        ],
+    }
+    assert api("POST", "/api/v1/experiments", role="reviewer", json=spec).status_code == 403
+    r = api("POST", "/api/v1/experiments", json=spec)
+    assert r.status_code == 201, r.text
+    second = api("POST", "/api/v1/experiments", json=spec | {"name": "ab-2"})
+    assert second.status_code == 409 and second.json()["error"]["code"] == "EXPERIMENT_ACTIVE"
+    try:
+        variants = [Variant.model_validate(v) for v in spec["variants"]]
+        b_user = _user_in("strict", variants)
+        first = verify(user_id=b_user)
+        retry = verify(user_id=b_user)
+        for result in (first, retry):
+            assert result["policy"]["experiment"] == "ab-1"
+            assert result["policy"]["variant"] == "strict"
+            assert (result["policy"]["name"], result["policy"]["version"]) == ("strict", 1)
+            assert result["thresholds"]["face_match_tolerance"] == 0.5
+        a_user = _user_in("control", variants)
+        control = verify(user_id=a_user)
+        assert (control["policy"]["variant"], control["policy"]["name"]) == ("control", "default")
+        anonymous = verify()
+        assert anonymous["policy"]["experiment"] is None
+        assert anonymous["policy"]["experiment_note"] == "no user_id: not part of experiment ab-1"
+        stored = api(
+            "GET", f"/api/v1/verifications/{first['verification_id']}", role="integrator"
+        ).json()
+        assert stored["policy"]["variant"] == "strict"
+        summary = api(
+            "GET", "/api/v1/metrics/summary", role="auditor", params={"variant": "strict"}
+        )
+        assert summary.status_code == 200, summary.text
+        assert summary.json()["total"] == 2  # the metrics see the variant stored on the cases
+    finally:
+        stopped = api("POST", "/api/v1/experiments/ab-1/stop")
+        assert stopped.status_code == 200 and stopped.json()["status"] == "stopped"
+    after = verify(user_id=b_user)
+    assert after["policy"]["experiment"] is None and after["policy"]["name"] == "default"
+    listed = api("GET", "/api/v1/experiments", role="reviewer").json()["experiments"]
+    assert [(e["name"], e["status"]) for e in listed] == [("ab-1", "stopped")]

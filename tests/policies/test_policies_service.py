@@ -73,6 +73,7 @@ def test_new_version_is_active_audited_and_keeps_history(service: PolicyService)
     ]
     assert sorted(e["details"]["version"] for e in entries) == [1, 2]
     assert {e["actor"] for e in entries} == {"system", "key:test-admin"}
+    assert entries[-1]["details"]["document"]["thresholds"] == {"face_match": {"tolerance": 0.5}}
     rolled = service.activate(name, 1, actor=ADMIN, comment="rollback")
     assert rolled.version == 1 and service.active(name).version == 1
     assert service.new_version(name, {}, actor=ADMIN, comment="x", activate=False).version == 3

@@ -170,7 +170,12 @@ class PolicyService:
                     "policy.version_created",
                     target_type="policy",
                     target_id=name,
-                    details={"version": version, "comment": comment[:500], "activate": activate},
+                    details={
+                        "version": version,
+                        "comment": comment[:500],
+                        "activate": activate,
+                        "document": doc.model_dump(mode="json"),  # what changed, reviewable
+                    },
                 )
                 # two changes at once: both read the same next version, the second one's insert
                 # breaks the unique (name, version) constraint -> 409, nothing written

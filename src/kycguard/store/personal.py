@@ -71,6 +71,18 @@ def public_view(result: dict[str, Any]) -> dict[str, Any]:
         view["liveness_check"] = {
             k: liveness[k] for k in (*_LIVENESS_KEYS, *_LIVENESS_NESTED) if k in liveness
         }
+    policy = result.get("policy")
+    if isinstance(policy, dict):  # the policy's names and codes; matched document facts sealed
+        view["policy"] = {
+            k: policy[k]
+            for k in ("name", "version", "experiment", "variant", "risk", "skipped_checks")
+            if k in policy
+        } | {
+            "required": list(policy.get("required") or ()),
+            "document_rules": [
+                {"rule": r["rule"]} for r in policy.get("document_rules") or () if "rule" in r
+            ],
+        }
     for key in ("findings", "errors"):
         items = result.get(key)
         if isinstance(items, list):
