@@ -312,3 +312,19 @@ def test_an_experiment_assigns_users_deterministically_and_stores_the_variant(
     assert after["policy"]["experiment"] is None and after["policy"]["name"] == "default"
     listed = api("GET", "/api/v1/experiments", role="reviewer").json()["experiments"]
     assert [(e["name"], e["status"]) for e in listed] == [("ab-1", "stopped")]
+
+
+def test_the_session_a_high_risk_verification_requires_is_decided_as_high_risk(
+    api: Call, verify: Callable[..., dict[str, Any]]
+) -> None:
+    case = verify(risk_level="high", user_id="u-high")
+    assert case["status"] == "manual_review" and case["policy"]["required"] == ["video_session"]
+    r = api(
+        "POST",
+        "/api/v1/sessions",
+        role="integrator",
+        json={"user_id": "u-high", "verification_id": case["verification_id"]},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["policy"]["risk"] == {"tier": "high", "score": None, "source": "caller"}
+    assert r.json()["policy"]["required"] == []  # this is the video session

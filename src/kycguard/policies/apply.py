@@ -73,6 +73,17 @@ def parse_risk(level: Any, score: Any) -> RiskInput | None:
     return RiskInput(score=number)
 
 
+def linked_risk(result: dict[str, Any]) -> RiskInput | None:
+    """The risk the caller gave a verification, for a session linked to it that gives none: the
+    video session a high-risk verification requires is decided as high risk too."""
+    risk = (result.get("policy") or {}).get("risk") or {}
+    if risk.get("source") != "caller":
+        return None
+    if risk.get("score") is not None:
+        return RiskInput(score=float(risk["score"]))
+    return RiskInput(level=risk["tier"]) if risk.get("tier") else None
+
+
 def effective_settings(base: Settings, *layers: Overrides) -> Settings:
     """``base`` with the overridden sections rebuilt (validated) from the layers."""
     try:

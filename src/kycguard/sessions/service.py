@@ -32,6 +32,7 @@ from kycguard.documents.portrait import PortraitFinder, rotate
 from kycguard.errors import Conflict, InvalidRequest, KycError
 from kycguard.events import CaseDecided, EventBus
 from kycguard.liveness.passive import PassiveLivenessDetector
+from kycguard.policies.apply import linked_risk
 from kycguard.sessions import tokens
 from kycguard.sessions.analysis import FrameAnalysis, analyse_image, decode_frame
 from kycguard.sessions.challenges import PlaneProbe
@@ -184,7 +185,6 @@ class SessionService:
         """``tenant``: the creating key's tenant; the session is stored under it and a linked
         verification must be that tenant's (else VERIFICATION_NOT_FOUND). ``risk``: the caller's
         risk level or score; the policy version and tier resolved now decide at completion."""
-        policy = self.policies.for_case(user_id, risk) if self.policies else None
         s = self.settings.sessions
         if (
             challenge_count is not None
@@ -203,7 +203,9 @@ class SessionService:
             )
         if verification_id is not None:
             # VERIFICATION_NOT_FOUND (404) if absent or another tenant's
-            self.verifications.get(verification_id, tenant=tenant)
+            linked = self.verifications.get(verification_id, tenant=tenant)
+            risk = risk or linked_risk(linked)  # the session a high-risk case requires
+        policy = self.policies.for_case(user_id, risk) if self.policies else None
         now = datetime.now(UTC)
         if (
             self.repository.started_since(user_id, now - timedelta(hours=1), tenant)
