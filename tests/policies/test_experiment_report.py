@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 from policies.labelled import EXPERIMENT, LabelledSet
 
-from kycguard.client import Client, NotFoundError
+from kycguard.client import Client, InvalidRequestError, NotFoundError
 from kycguard.policies.report import mean_test, proportion_test
 
 REPORT = (sys.executable, "-m", "kycguard.cli", "experiments", "report")
@@ -75,10 +75,19 @@ def test_the_cli_prints_the_same_report(labelled: LabelledSet) -> None:
     assert "control:" in text and "treatment:" in text and "too_small" in text
 
 
-def test_an_unknown_experiment_is_404(labelled: LabelledSet) -> None:
-    with _reviewer(labelled) as reviewer, pytest.raises(NotFoundError) as missing:
-        reviewer.request("GET", "/experiments/no-such-experiment/report")
-    assert missing.value.code == "EXPERIMENT_NOT_FOUND"
+def test_bad_report_requests_get_a_4xx_in_the_one_error_shape(labelled: LabelledSet) -> None:
+    with _reviewer(labelled) as reviewer:
+        with pytest.raises(NotFoundError) as missing:
+            reviewer.request("GET", "/experiments/no-such-experiment/report")
+        assert missing.value.code == "EXPERIMENT_NOT_FOUND"
+        url = f"/experiments/{EXPERIMENT}/report"
+        with pytest.raises(InvalidRequestError) as backwards:
+            reviewer.request("GET", url, params={"from": "2026-12-01", "to": "2026-11-01"})
+        assert (backwards.value.status_code, backwards.value.code) == (422, "INVALID_REQUEST")
+        assert backwards.value.field == "from"
+        with pytest.raises(InvalidRequestError) as zero:
+            reviewer.request("GET", url, params={"min_cases": 0})
+        assert zero.value.status_code == 422
 
 
 def test_the_tests_conclude_only_on_enough_cases() -> None:

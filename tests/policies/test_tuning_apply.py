@@ -98,6 +98,20 @@ def test_tune_writes_json_and_plot_and_apply_makes_the_version_the_next_decision
     assert after.answer["thresholds"]["face_match_tolerance"] == proposed  # decided with it
 
 
+def test_tune_of_an_unknown_policy_exits_2_with_the_error(
+    labelled: LabelledSet, tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        [*TUNE, "--policy", "no-such-policy", "--out", str(tmp_path / "x")],
+        env=labelled.server.env,
+        capture_output=True,
+        timeout=300,
+    )
+    assert done.returncode == 2
+    assert json.loads(done.stderr)["error"]["code"] == "POLICY_NOT_FOUND"
+    assert not (tmp_path / "x").exists()  # nothing half written
+
+
 def test_tune_refuses_to_apply_a_report_made_on_an_older_version(
     labelled: LabelledSet, db: Database
 ) -> None:
