@@ -117,6 +117,8 @@ def test_an_invalid_policy_is_refused_in_the_error_shape_and_nothing_changes(
     assert r.json()["error"]["code"] == code
     after = api("GET", "/api/v1/policies/default/versions", role="reviewer").json()["versions"]
     assert len(after) == before
+    bad_name = api("GET", "/api/v1/policies/Bad%00Name", role="reviewer")
+    assert bad_name.status_code == 422 and "error" in bad_name.json()
     assert api("GET", "/api/v1/policies/nope", role="reviewer").json()["error"]["code"] == (
         "POLICY_NOT_FOUND"
     )

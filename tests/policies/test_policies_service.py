@@ -88,6 +88,7 @@ def test_new_version_is_active_audited_and_keeps_history(service: PolicyService)
         ({"thresholds": {"nonsense": {"x": 1}}}, "unknown thresholds section"),
         ({"thresholds": {"decision": {"approve_att": 80}}}, "approve_att"),
         ({"checks": {"hologram": False}}, "hologram"),
+        ({"thresholds": {"decision": {"weight_quality": float("inf")}}}, "not finite"),
         ({"risk_tiers": {"low": {"score": [0, 50]}}}, "default_tier"),
         (
             {

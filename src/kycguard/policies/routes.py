@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 
 from kycguard.api.deps import runtime
 from kycguard.errors import KycError
 from kycguard.policies.apply import RiskInput, apply_policy
+from kycguard.policies.document import NAME_PATTERN
 from kycguard.policies.experiments import ExperimentService
 from kycguard.policies.service import PolicyService, PolicyVersionView
 from kycguard.security.auth import Principal, require
@@ -20,6 +21,7 @@ from kycguard.services.runtime import Runtime
 router = APIRouter(prefix="/api/v1", tags=["policies"])
 readers = require(Role.REVIEWER, Role.ADMIN)
 admin = require(Role.ADMIN)
+Name = Annotated[str, Path(min_length=1, max_length=64, pattern=NAME_PATTERN)]
 
 
 class _Strict(BaseModel):
@@ -100,7 +102,7 @@ def create_policy(
 
 @router.get("/policies/{name}", summary="The active version and its effective thresholds")
 def get_policy(
-    name: str,
+    name: Name,
     rt: Runtime = Depends(runtime),
     service: PolicyService = Depends(policies),
     _: Principal = Depends(readers),
@@ -111,7 +113,7 @@ def get_policy(
 
 @router.get("/policies/{name}/versions", summary="Every version, newest first (history)")
 def policy_versions(
-    name: str, service: PolicyService = Depends(policies), _: Principal = Depends(readers)
+    name: Name, service: PolicyService = Depends(policies), _: Principal = Depends(readers)
 ) -> dict[str, Any]:
     rows = [v.to_dict() for v in service.history(name)]
     return {"name": name, "versions": rows, "count": len(rows)}
@@ -119,7 +121,7 @@ def policy_versions(
 
 @router.put("/policies/{name}", summary="A new version of the policy (audited)")
 def change_policy(
-    name: str,
+    name: Name,
     body: PolicyChange,
     service: PolicyService = Depends(policies),
     who: Principal = Depends(admin),
@@ -132,7 +134,7 @@ def change_policy(
 
 @router.post("/policies/{name}/activate", summary="Make a version active again (rollback, audited)")
 def activate_policy(
-    name: str,
+    name: Name,
     body: Activation,
     service: PolicyService = Depends(policies),
     who: Principal = Depends(admin),
@@ -159,6 +161,6 @@ def start_experiment(
 
 @router.post("/experiments/{name}/stop", summary="Stop the experiment (audited)")
 def stop_experiment(
-    name: str, service: ExperimentService = Depends(experiments), who: Principal = Depends(admin)
+    name: Name, service: ExperimentService = Depends(experiments), who: Principal = Depends(admin)
 ) -> dict[str, Any]:
     return service.stop(name, actor=who.actor).to_dict()

@@ -7,6 +7,7 @@ new version written with its audit entry in one transaction; a rollback re-activ
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -135,6 +136,8 @@ class PolicyService:
 
     def validate(self, document: PolicyDocument | dict[str, Any]) -> PolicyDocument:
         """The document as a model, valid on this deployment's settings (not only the defaults)."""
+        if not _finite(document if isinstance(document, dict) else document.model_dump()):
+            raise invalid_policy("the policy document holds a number that is not finite")
         try:
             doc = (
                 document
@@ -273,6 +276,17 @@ class PolicyService:
         )
         s.add(row)
         return row
+
+
+def _finite(value: Any) -> bool:
+    """No NaN or infinity anywhere (JSON parsers accept them; JSON cannot store them back)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_finite(v) for v in value)
+    return True
 
 
 def _check_name(name: str) -> None:
