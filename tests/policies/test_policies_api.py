@@ -98,6 +98,22 @@ def test_a_policy_change_is_audited_and_the_next_decision_names_the_new_version(
     assert any(e["details"]["previous"] == version for e in rollback.json()["entries"])
 
 
+def test_a_policys_liveness_bands_decide_the_selfies_passive_liveness(
+    api: Call, verify: Callable[..., dict[str, Any]], restore: None
+) -> None:
+    """The detector is loaded once at start; the policy still sets its verdict bands."""
+    bands = {"live_threshold": 99.9, "attack_threshold": 0.0}
+    document = _v1(api) | {"thresholds": {"liveness": bands}}
+    r = api("PUT", "/api/v1/policies/default", json={"document": document, "comment": "strict"})
+    assert r.status_code == 200, r.text
+    result = verify()
+    live = result["liveness_check"]
+    assert (live["threshold"], live["attack_threshold"]) == (99.9, 0.0)
+    # the verdict follows the policy's bands, not the detector's start-up ones
+    assert live["verdict"] == ("live" if live["score"] >= 99.9 else "uncertain")
+    assert ("LIVENESS_UNCERTAIN" in result["reasons"]) is (live["score"] < 99.9)
+
+
 @pytest.mark.parametrize(
     ("document", "code"),
     [

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -339,7 +339,12 @@ class VerificationService:
             )
             case.components["liveness"] = None
             return
-        liveness = self.liveness.assess(case.selfie_img, case.chosen.face).to_dict()
+        assessed = self.liveness.assess(case.selfie_img, case.chosen.face)
+        # the detector is built once at start; the verdict bands are this case's policy's
+        bands = case.settings.liveness
+        liveness = replace(
+            assessed, threshold=bands.live_threshold, attack_threshold=bands.attack_threshold
+        ).to_dict()
         case.findings += rules.liveness_findings(liveness)
         case.sections["liveness_check"] = liveness
         case.components["liveness"] = liveness["score"]
