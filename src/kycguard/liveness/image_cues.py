@@ -20,6 +20,8 @@ None of these cues is specific on its own; :mod:`kycguard.liveness.fusion` makes
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Mapping
 
 import cv2
@@ -123,6 +125,18 @@ def specular_reflection(patch: FacePatch, weights: Mapping[str, float]) -> Signa
     )
 
 
+@functools.lru_cache(maxsize=8)
+def _rings(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Frequency coordinates of an n x n spectrum, each bin's ring (integer radius), and the bins
+    sorted by ring with each ring's bounds in that order (so ring medians are slices, not masks)."""
+    yy, xx = np.mgrid[:n, :n]
+    fy, fx = yy - n // 2, xx - n // 2
+    ring = np.hypot(fy, fx).astype(int)
+    order = np.argsort(ring.ravel(), kind="stable")
+    bounds = np.searchsorted(ring.ravel()[order], np.arange(ring.max() + 2))
+    return fy, fx, ring, order, bounds
+
+
 def residual_spectrum(
     crop: np.ndarray, *, jpeg_grid: bool
 ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
@@ -137,12 +151,9 @@ def residual_spectrum(
     texture = crop - cv2.GaussianBlur(crop, (0, 0), 3.0)
     window = np.outer(np.hanning(n), np.hanning(n)).astype(np.float32)
     power = np.log(np.abs(np.fft.fftshift(np.fft.fft2(texture * window))) + 1e-6)
-    yy, xx = np.mgrid[:n, :n]
-    fy, fx = yy - n // 2, xx - n // 2
-    ring = np.hypot(fy, fx).astype(int)
-    medians = np.array(
-        [np.median(power[ring == k]) if (ring == k).any() else 0.0 for k in range(ring.max() + 1)]
-    )
+    fy, fx, ring, order, bounds = _rings(n)
+    grouped = power.ravel()[order]
+    medians = np.array([np.median(grouped[a:b]) for a, b in itertools.pairwise(bounds)])
     residual = power - medians[ring]
     band = (ring > 0.08 * n) & (ring < 0.48 * n)
     if jpeg_grid:

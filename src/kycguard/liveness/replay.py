@@ -58,6 +58,7 @@ FLICKER_REACH = 2.5  # that region is the face box widened this many times
 MIN_PAIRS = 6
 MOIRE_WINDOW = 128  # texture window around the face centre, native pixels (a multiple of 8)
 MIN_MOIRE_WINDOW = 64
+MOIRE_FRAMES = 16  # spectra averaged (spread over the tracks)
 GAMUT_FRAMES = 8
 BEZEL_FRAMES = 5
 BEZEL_LENGTH = 1.5  # a bezel edge is at least this many face sizes long
@@ -124,9 +125,8 @@ def screen_moire_persistent(frames: Sequence[FrameSample], weights: Mapping[str,
     spectra = []
     band = None
     n = 0  # the window of the first usable frame, kept for all (one spectrum grid)
-    for f in frames:
-        if f.face is None:
-            continue
+    for f in sample([f for f in frames if f.face is not None], MOIRE_FRAMES):
+        assert f.face is not None
         side = int(min(f.face.box.width, f.face.box.height, MOIRE_WINDOW))
         n = n or side // 8 * 8
         if n < MIN_MOIRE_WINDOW:
