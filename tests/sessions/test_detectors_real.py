@@ -95,6 +95,10 @@ def test_detector_completes_where_the_action_is(
     )
     assert run.baseline_frame == baseline, run
     assert run.completed_frame == done, run
+    # the reaction onset (first frame at 25 % progress) is recorded, never after the completion
+    assert 0 <= run.result["onset_s"] <= run.result["seconds"], run.result
+    if challenge in (Challenge.SMILE, Challenge.TURN_LEFT):  # gradual: progress builds up first
+        assert run.result["onset_s"] < run.result["seconds"], run.result
     evidence = run.result["evidence"]
     # every completion was confirmed by the pixel check: no plane explains the change
     assert run.pixel_checks >= 1

@@ -39,6 +39,13 @@ SEQUENCE_WEIGHTS: dict[str, float] = {
     "passive_frames": 1.0,
     "pulse": 0.3,
     "static_scene": 2.5,
+    # screen replay of a moving head (liveness/replay.py): each below 1.05, so two must agree for
+    # "attack"; one alone holds the case for review
+    "screen_flicker": 0.9,
+    "screen_moire_persistent": 0.9,
+    "screen_gamut": 0.6,
+    "screen_bezel": 0.4,
+    "challenge_timing": 0.6,
     # deepfake family
     "frequency_artifacts": 1.5,
     "blending_boundary": 0.6,

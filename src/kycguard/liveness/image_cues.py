@@ -20,6 +20,8 @@ None of these cues is specific on its own; :mod:`kycguard.liveness.fusion` makes
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Mapping
 
 import cv2
@@ -123,6 +125,46 @@ def specular_reflection(patch: FacePatch, weights: Mapping[str, float]) -> Signa
     )
 
 
+@functools.lru_cache(maxsize=8)
+def _rings(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Frequency coordinates of an n x n spectrum, each bin's ring (integer radius), and the bins
+    sorted by ring with each ring's bounds in that order (so ring medians are slices, not masks)."""
+    yy, xx = np.mgrid[:n, :n]
+    fy, fx = yy - n // 2, xx - n // 2
+    ring = np.hypot(fy, fx).astype(int)
+    order = np.argsort(ring.ravel(), kind="stable")
+    bounds = np.searchsorted(ring.ravel()[order], np.arange(ring.max() + 2))
+    return fy, fx, ring, order, bounds
+
+
+def residual_spectrum(
+    crop: np.ndarray, *, jpeg_grid: bool
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Log power spectrum of a square grey crop's texture minus the median of each frequency ring,
+    the band where a display grid's beat can show, and the frequency coordinates (fy, fx).
+
+    Shading is removed first (high-pass) and a Hann window applied. ``jpeg_grid``: the crop is at
+    its encoded resolution, so the 8-pixel block grid's harmonics are left out of the band.
+    """
+    n = crop.shape[0]
+    crop = crop.astype(np.float32)
+    texture = crop - cv2.GaussianBlur(crop, (0, 0), 3.0)
+    window = np.outer(np.hanning(n), np.hanning(n)).astype(np.float32)
+    power = np.log(np.abs(np.fft.fftshift(np.fft.fft2(texture * window))) + 1e-6)
+    fy, fx, ring, order, bounds = _rings(n)
+    grouped = power.ravel()[order]
+    medians = np.array([np.median(grouped[a:b]) for a, b in itertools.pairwise(bounds)])
+    residual = power - medians[ring]
+    band = (ring > 0.08 * n) & (ring < 0.48 * n)
+    if jpeg_grid:
+        step = n / 8.0  # JPEG blocks: peaks at multiples of n/8 on either axis
+        on_grid = (np.abs(fx / step - np.round(fx / step)) * step <= 1) | (
+            np.abs(fy / step - np.round(fy / step)) * step <= 1
+        )
+        band &= ~on_grid
+    return residual, band, (fy, fx)
+
+
 def screen_moire(image: np.ndarray, face: Face, weights: Mapping[str, float]) -> Signal:
     """Strongest isolated peak of the face's texture spectrum, above the median of its frequency ring.
 
@@ -150,23 +192,7 @@ def screen_moire(image: np.ndarray, face: Face, weights: Mapping[str, float]) ->
             np.float32
         )
         n = MOIRE_SIZE
-    texture = crop - cv2.GaussianBlur(crop, (0, 0), 3.0)
-    window = np.outer(np.hanning(n), np.hanning(n)).astype(np.float32)
-    power = np.log(np.abs(np.fft.fftshift(np.fft.fft2(texture * window))) + 1e-6)
-    yy, xx = np.mgrid[:n, :n]
-    fy, fx = yy - n // 2, xx - n // 2
-    ring = np.hypot(fy, fx).astype(int)
-    medians = np.array(
-        [np.median(power[ring == k]) if (ring == k).any() else 0.0 for k in range(ring.max() + 1)]
-    )
-    residual = power - medians[ring]
-    band = (ring > 0.08 * n) & (ring < 0.48 * n)
-    if not resampled:
-        step = n / 8.0  # JPEG blocks: peaks at multiples of n/8 on either axis
-        on_grid = (np.abs(fx / step - np.round(fx / step)) * step <= 1) | (
-            np.abs(fy / step - np.round(fy / step)) * step <= 1
-        )
-        band &= ~on_grid
+    residual, band, (fy, fx) = residual_spectrum(crop, jpeg_grid=not resampled)
     value = float(residual[band].max())
     peak = np.unravel_index(np.argmax(np.where(band, residual, -np.inf)), residual.shape)
     period = n / max(1e-6, float(np.hypot(fy[peak], fx[peak])))

@@ -4,8 +4,10 @@ Frames are split into face tracks first: a track ends where the face is lost, ju
 cuts, because every temporal cue assumes one continuous view of one face. Each family's cues are
 fused like the single-image ones (:func:`kycguard.liveness.fusion.fused_score`):
 
-- liveness (100 = live): ``planar_motion`` and ``static_scene`` (geometry), ``pulse`` (rPPG) and,
-  when a :class:`PassiveLivenessDetector` is given, ``passive_frames`` (its median over a few frames);
+- liveness (100 = live): ``planar_motion`` and ``static_scene`` (geometry), ``pulse`` (rPPG),
+  when a :class:`PassiveLivenessDetector` is given, ``passive_frames`` (its median over a few frames),
+  and the screen-replay cues of :mod:`kycguard.liveness.replay` (flicker, persistent moire, black
+  level, bezel edges over the frames; challenge reaction timing when the session's onsets are given);
 - deepfake (100 = synthetic): see :mod:`kycguard.liveness.deepfake`;
 - injection (100 = injected): see :mod:`kycguard.liveness.injection`.
 
@@ -35,6 +37,7 @@ from kycguard.liveness.fusion import Ramp, fused_score, inverse_score, make_sign
 from kycguard.liveness.geometry import planar_motion, static_scene
 from kycguard.liveness.injection import duplicate_frames, frame_timing, sensor_noise
 from kycguard.liveness.learned import calibrated_score, clip_features, load_model
+from kycguard.liveness.replay import REPLAY_CUES, challenge_timing, replay_signals
 from kycguard.liveness.rppg import pulse
 from kycguard.liveness.types import FamilyScore, FrameSample, SequenceAssessment, Signal
 from kycguard.vision.embedder import FaceEmbedder
@@ -184,8 +187,11 @@ def assess_sequence(
     *,
     embedder: FaceEmbedder | None = None,
     passive: PassiveLivenessDetector | None = None,
+    onsets_s: Sequence[float] | None = None,
 ) -> SequenceAssessment:
-    """Score a session's frames. ``embedder`` enables identity drift, ``passive`` per-frame PAD."""
+    """Score a session's frames. ``embedder`` enables identity drift, ``passive`` per-frame PAD,
+    ``onsets_s`` (seconds from each challenge's prompt to its first clear progress) the
+    challenge-timing cue."""
     w = options.sequence_weights
     scaled = [rescale(f, options.sequence_max_side_px) for f in frames]
     tracks = split_tracks(scaled, options.min_sequence_frames)
@@ -197,6 +203,7 @@ def assess_sequence(
             "static_scene": static_scene(tracks, w),
             "pulse": pulse(tracks, w),
             "passive_frames": _passive_frames(tracks, passive, options),
+            **replay_signals(tracks, onsets_s, w),
         }
         picked = _picked(tracks)
         fake = {
@@ -210,8 +217,9 @@ def assess_sequence(
         reason = f"no face track of {options.min_sequence_frames} frames"
         live = {
             n: Signal.inactive(n, "liveness", w[n], reason)
-            for n in ("planar_motion", "static_scene", "pulse", "passive_frames")
+            for n in ("planar_motion", "static_scene", "pulse", "passive_frames", *REPLAY_CUES)
         }
+        live["challenge_timing"] = challenge_timing(onsets_s, w)
         fake = {
             n: Signal.inactive(n, "deepfake", w[n], reason)
             for n in (

@@ -162,7 +162,11 @@ class SessionJudge:
                 )
             )
         report = [
-            {k: r[k] for k in ("challenge", "status", "attempts", "seconds", "evidence") if k in r}
+            {
+                k: r[k]
+                for k in ("challenge", "status", "attempts", "seconds", "onset_s", "evidence")
+                if k in r
+            }
             for r in results
         ]
         return (100.0 * passed / total if total else 0.0), report
@@ -346,8 +350,17 @@ class SessionJudge:
                 )
             )
             return None
+        onsets = [
+            float(r["onset_s"])
+            for r in state["results"]
+            if r["status"] == "passed" and "onset_s" in r
+        ]
         assessed = assess_sequence(
-            frames, self.settings.liveness, embedder=self.matcher.embedder, passive=self.passive
+            frames,
+            self.settings.liveness,
+            embedder=self.matcher.embedder,
+            passive=self.passive,
+            onsets_s=onsets or None,
         ).to_dict()
         findings.extend(sequence_findings(assessed, self.settings.evidence))
         return assessed

@@ -34,6 +34,9 @@ NEUTRAL_KEYS = (
     "smile",
     "jaw_open",
 )
+# A challenge's reaction onset: the first frame of the attempt at this share of its progress
+# (the screen-replay cue ``challenge_timing`` reads the onsets at completion).
+ONSET_PROGRESS = 0.25
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,7 @@ class SessionTracker:
     def _start_attempt(self, st: dict[str, Any], server_ms: float) -> None:
         challenge = Challenge(st["challenges"][st["index"]])
         st["attempt_started_ms"] = server_ms
+        st["onset_ms"] = None
         st["detector"] = self._detector(challenge).initial()
         st["progress"] = 0.0
         st["results"][st["index"]]["attempts"] += 1
@@ -202,6 +206,8 @@ class SessionTracker:
         out = self._detector(challenge).step(st["detector"], feats, neutral, frame.client_ms, probe)
         st["detector"] = out.state
         st["progress"] = round(out.progress, 3)
+        if st.get("onset_ms") is None and out.progress >= ONSET_PROGRESS:
+            st["onset_ms"] = frame.server_ms
         store = self._best(st, frame, feats, neutral)
         if not out.done:
             return TrackResult(st, events=events, store=store, hint=out.hint, features=feats)
@@ -210,6 +216,9 @@ class SessionTracker:
             status="passed",
             completed_ms=frame.server_ms,
             seconds=round((frame.server_ms - st["attempt_started_ms"]) / 1000, 2),
+            onset_s=round(
+                ((st.get("onset_ms") or frame.server_ms) - st["attempt_started_ms"]) / 1000, 3
+            ),
             evidence=out.evidence,
         )
         events.append("challenge_passed")
