@@ -15,7 +15,9 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 export KYCGUARD_DATA_DIR=$dir KYCGUARD_PORT=$port KYCGUARD_SECURITY__PURGE_INTERVAL_S=0
 # a benchmark drives thousands of requests from one address and key
 export KYCGUARD_SECURITY__RATE_LIMITS__PER_ADDRESS=100000000 KYCGUARD_SECURITY__RATE_LIMITS__PER_KEY=100000000
-[ -n "$db" ] && export KYCGUARD_DATABASE_URL=$db KYCGUARD_REDIS_URL=$redis
+# a shared database needs data keys given, the same for every worker (a benchmark makes its own)
+[ -n "$db" ] && export KYCGUARD_DATABASE_URL=$db KYCGUARD_REDIS_URL=$redis \
+  KYCGUARD_DATA_KEYS=${KYCGUARD_DATA_KEYS:-k1:$(openssl rand -base64 32)}
 KG=".venv/bin/python -m kycguard.cli"
 $KG db upgrade
 key=$($KG keys create --role integrator --name bench --tenant bench --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')

@@ -179,3 +179,24 @@ def test_onnx_model_selected_through_settings(
         assert result.distance < 0.1  # alignment undoes the shift: the chips are nearly identical
     finally:
         v.close()
+
+
+def test_the_landmarker_loads_without_matplotlib_and_matplotlib_still_works() -> None:
+    """mediapipe's drawing helpers import pyplot (~40 MiB per worker); a fresh process that
+    loads the landmarker must not hold matplotlib, and a later ``import matplotlib.pyplot``
+    (the benchmarks' plots) gets the real package."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from kycguard.vision.landmarker import FaceLandmarker, FaceLandmarkerOptions\n"
+        "with FaceLandmarker.create_from_options(FaceLandmarkerOptions()):\n"
+        "    print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))\n"
+        "import matplotlib.pyplot as plt\n"
+        "print(callable(plt.figure), plt.__file__.endswith('pyplot.py'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert done.stdout.split("\n")[:2] == ["[]", "True True"], done.stdout + done.stderr

@@ -123,7 +123,9 @@ class OcrEngine:
                 (folded[:, 1:].sum(axis=1) * ink).sum() / max(float((ink * ink).sum()), 1e-6)
             )
             results.append(
-                LineProbs(np.log(np.maximum(normalised, 1e-9)), min(1.0, mass), self._greedy(probs))
+                LineProbs(
+                    np.log(np.maximum(normalised, 1e-9)), min(1.0, mass), self._decoded(probs)[0]
+                )
             )
         return results
 
@@ -139,23 +141,33 @@ class OcrEngine:
         votes = [float(conf) if label == "180" else -float(conf) for label, conf in results]
         return float(np.mean(votes))
 
-    def _greedy(self, probs: np.ndarray) -> str:
-        best = probs.argmax(axis=1)
-        chars = []
-        previous = -1
-        for k in best:
-            if k != previous and k != 0:
-                chars.append(self._vocabulary[k])
-            previous = k
-        return "".join(chars)
-
     def recognize(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
-        """Plain text and mean confidence of BGR crops of single text lines (any size)."""
-        if not crops:
-            return []
-        with self._lock:
-            results, _ = self._rec(crops)
-        return [(str(text), float(score)) for text, score in results]
+        """Plain text and mean confidence of BGR crops of single text lines (any size).
+
+        Each crop is recognised at its own width (48 px high), not padded to rapidocr's 320 px
+        minimum and its batch's widest crop: the recogniser's cost is linear in the width, and
+        visual-zone fields are mostly short (a 90 px "GBR" cost as much as a 320 px line), so this
+        halves the visual zone's OCR time. The text is decoded as rapidocr does (greedy CTC)."""
+        results = []
+        for crop in crops:
+            h, w = crop.shape[:2]
+            width = max(8, int(np.ceil(48 * w / max(h, 1))))
+            strip = crop if (h, w) == (48, width) else cv2.resize(crop, (width, 48))
+            tensor = (strip.astype(np.float32).transpose(2, 0, 1)[None] / 255.0 - 0.5) / 0.5
+            with self._lock:
+                probs = self._rec.session(tensor)[0][0]
+            results.append(self._decoded(probs))
+        return results
+
+    def _decoded(self, probs: np.ndarray) -> tuple[str, float]:
+        """rapidocr's CTC decoding: repeated classes merged, blanks dropped, mean confidence."""
+        best = probs.argmax(axis=1)
+        keep = np.ones(len(best), dtype=bool)
+        keep[1:] = best[1:] != best[:-1]
+        keep &= best != 0
+        text = "".join(self._vocabulary[k] for k in best[keep])
+        confidence = float(probs.max(axis=1)[keep].mean()) if keep.any() else 0.0
+        return text, confidence
 
 
 def crop_quad(image: np.ndarray, quad: np.ndarray, height: int = 48) -> np.ndarray:

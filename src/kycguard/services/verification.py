@@ -114,6 +114,11 @@ class _Case:
     sections: dict[str, Any] = field(default_factory=dict)
     components: dict[str, float | None] = field(default_factory=dict)
     identity_read: bool = False
+    selfie_sample: FaceSample = field(init=False)
+
+    def __post_init__(self) -> None:
+        # one sample: the embedding computed for the match is the one stored (no second ResNet pass)
+        self.selfie_sample = FaceSample(self.selfie_img, self.chosen.face)
 
 
 class VerificationService:
@@ -261,9 +266,7 @@ class VerificationService:
     def _check_match(self, case: _Case) -> MatchResult:
         portrait = case.portrait
         matcher = case.policy.matcher(self.matcher) if case.policy else self.matcher
-        match = matcher.compare(
-            FaceSample(case.selfie_img, case.chosen.face), FaceSample(portrait.crop, portrait.face)
-        )
+        match = matcher.compare(case.selfie_sample, FaceSample(portrait.crop, portrait.face))
         case.findings += rules.match_findings(match, case.settings)
         case.sections["face_match"] = match.to_dict()
         case.components["face_match"] = match.confidence
@@ -358,7 +361,6 @@ class VerificationService:
         tenant: str | None,
         actor: Actor | None,
     ) -> None:
-        selfie_sample = FaceSample(case.selfie_img, case.chosen.face)
         self.repository.add(
             Verification(
                 id=result["verification_id"],
@@ -376,7 +378,7 @@ class VerificationService:
             verification_images(
                 case.selfie,
                 case.portrait.crop,
-                selfie_sample.embedding(self.matcher.embedder, flip=False),
+                case.selfie_sample.embedding(self.matcher.embedder, flip=False),
             ),
             actor,
         )

@@ -34,11 +34,15 @@ class SessionRepository:
         """A detached snapshot of the row; raises SESSION_NOT_FOUND. ``tenant``: the caller's
         tenant; another tenant's session is SESSION_NOT_FOUND too (ids do not leak)."""
         with self.db.session() as tx:
-            row = tx.get(KycSession, session_id)
-            if row is None or (tenant is not None and row.tenant != tenant):
-                raise NotFound(f"no session with id {session_id}", code="SESSION_NOT_FOUND")
-            tx.expunge(row)
-            return row
+            return _detached(tx, session_id, tenant)
+
+    def load_with_frame_owner(
+        self, session_id: str, tenant: str | None, sha256: str
+    ) -> tuple[KycSession, str | None]:
+        """:meth:`load` and :meth:`frame_owner` in one transaction: a frame's reads cost one
+        database round trip instead of two (a frame's own work is ~20 ms, so each one counts)."""
+        with self.db.session() as tx:
+            return _detached(tx, session_id, tenant), _frame_owner(tx, sha256)
 
     def started_since(self, user_id: str, since: datetime, tenant: str | None) -> int:
         """Sessions ``user_id`` of ``tenant`` started since ``since``: user ids are the tenant's own
@@ -57,9 +61,7 @@ class SessionRepository:
     def frame_owner(self, sha256: str) -> str | None:
         """The session that already received these exact frame bytes, if any."""
         with self.db.session() as tx:
-            return tx.scalar(
-                select(KycSessionFrame.session_id).where(KycSessionFrame.sha256 == sha256).limit(1)
-            )
+            return _frame_owner(tx, sha256)
 
     def swap(self, tx: Session, session_id: str, version: int, values: dict[str, Any]) -> bool:
         """Write ``values`` if the row is still at ``version``; False if another worker got there first."""
@@ -69,3 +71,17 @@ class SessionRepository:
             .values(version=version + 1, updated_at=datetime.now(UTC), **values)
         )
         return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+
+def _detached(tx: Session, session_id: str, tenant: str | None) -> KycSession:
+    row = tx.get(KycSession, session_id)
+    if row is None or (tenant is not None and row.tenant != tenant):
+        raise NotFound(f"no session with id {session_id}", code="SESSION_NOT_FOUND")
+    tx.expunge(row)
+    return row
+
+
+def _frame_owner(tx: Session, sha256: str) -> str | None:
+    return tx.scalar(
+        select(KycSessionFrame.session_id).where(KycSessionFrame.sha256 == sha256).limit(1)
+    )

@@ -372,13 +372,13 @@ class SessionService:
     ) -> dict[str, Any]:
         """``backend``: the caller authenticated otherwise (an API key), no session token needed.
         ``tenant``: that key's tenant filter (``Principal.tenant_filter``)."""
-        row = self.repository.load(session_id, tenant)
+        digest = hashlib.sha256(upload.data).hexdigest()
+        row, owner = self.repository.load_with_frame_owner(session_id, tenant, digest)
         self._authorise(row, token, required=not backend)
         self._check_accepting(row)
         frame = upload.on_arrival(row.last_sequence)
         self._check_order(row, frame, _now_ms())
-        digest = hashlib.sha256(frame.data).hexdigest()
-        self._check_fresh_bytes(session_id, digest)
+        self._check_fresh_bytes(session_id, owner)
         analysis = analyse_image(
             decode_frame(frame.data, self.settings), self.detector, self.settings
         )
@@ -439,7 +439,7 @@ class SessionService:
                 first=row,
             )
         except IntegrityError:
-            self._check_fresh_bytes(session_id, digest)
+            self._check_fresh_bytes(session_id, self.repository.frame_owner(digest))
             raise _error(
                 f"frame {frame.sequence} was already received", "FRAME_OUT_OF_ORDER", 409
             ) from None
@@ -547,8 +547,8 @@ class SessionService:
                 server_elapsed_ms=round(server, 1),
             )
 
-    def _check_fresh_bytes(self, session_id: str, digest: str) -> None:
-        owner = self.repository.frame_owner(digest)
+    def _check_fresh_bytes(self, session_id: str, owner: str | None) -> None:
+        """``owner``: the session that already received the frame's bytes (None: nobody)."""
         if owner == session_id:
             raise _error(
                 "this exact frame was already sent in this session", "DUPLICATE_FRAME", 409

@@ -83,14 +83,15 @@ def decode_image(
             code="IMAGE_TRUNCATED" if "truncated" in str(exc).lower() else "IMAGE_CORRUPT",
             field=field,
         ) from exc
-    upright = ImageOps.exif_transpose(img)
-    if min(upright.size) < min_side:
+    ImageOps.exif_transpose(img, in_place=True)  # in place: no copy of an upright image
+    if min(img.size) < min_side:
         raise InvalidImage(
-            f"{field} is {upright.size[0]}x{upright.size[1]}; each side must be at least {min_side} pixels",
+            f"{field} is {img.size[0]}x{img.size[1]}; each side must be at least {min_side} pixels",
             code="IMAGE_TOO_SMALL",
             field=field,
         )
-    return np.ascontiguousarray(np.asarray(upright.convert("RGB")))
+    rgb = img if img.mode == "RGB" else img.convert("RGB")  # convert copies even RGB to RGB
+    return np.ascontiguousarray(np.asarray(rgb))
 
 
 def downscale(image: np.ndarray, max_side: int) -> np.ndarray:

@@ -6,10 +6,12 @@ instance per process (loading costs ~100 ms, a call ~10 ms).
 
 from __future__ import annotations
 
+import sys
 import threading
+import types
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -37,7 +39,8 @@ class FaceLandmarker:
 
     @classmethod
     def create_from_options(cls, options: FaceLandmarkerOptions) -> FaceLandmarker:
-        from mediapipe.tasks.python import BaseOptions, vision
+        vision = tasks_vision()
+        from mediapipe.tasks.python import BaseOptions
 
         path = resolve(FACE_LANDMARKER, options.model_path)
         mode = (
@@ -87,6 +90,31 @@ class FaceLandmarker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def tasks_vision() -> Any:
+    """``mediapipe.tasks.python.vision``, imported without matplotlib.
+
+    That package imports its drawing helpers, which import ``matplotlib.pyplot`` at import time
+    (~40 MiB of RSS and ~2 s of start-up per worker) for a plotting function the service never
+    calls. While mediapipe loads, empty placeholder modules stand in for matplotlib (only those
+    drawing helpers keep a reference); they are removed right after, so ``import matplotlib``
+    anywhere else (the benchmarks' plots) gets the real package."""
+    if "mediapipe.tasks.python.vision" not in sys.modules and "matplotlib" not in sys.modules:
+        placeholders = {
+            name: types.ModuleType(name) for name in ("matplotlib", "matplotlib.pyplot")
+        }
+        placeholders["matplotlib"].pyplot = placeholders["matplotlib.pyplot"]  # type: ignore[attr-defined]
+        sys.modules.update(placeholders)
+        try:
+            import mediapipe.tasks.python.vision  # noqa: F401
+        finally:
+            for name, module in placeholders.items():
+                if sys.modules.get(name) is module:
+                    del sys.modules[name]
+    from mediapipe.tasks.python import vision
+
+    return vision
 
 
 def _faces(result: object, shape: tuple[int, ...]) -> list[Face]:
