@@ -201,25 +201,23 @@ class AppliedPolicy:
 
     def pin(self) -> dict[str, Any]:
         """What a session keeps so its completion decides under the version resolved at creation."""
+        return self._which() | {"risk": self.risk.to_dict() if self.risk else None}
+
+    def _which(self) -> dict[str, Any]:
+        """The version and the experiment's variant: the part the pin and the answer share."""
         return {
             "name": self.view.name,
             "version": self.view.version,
             "experiment": self.experiment,
             "variant": self.variant,
             "experiment_note": self.experiment_note,
-            "risk": self.risk.to_dict() if self.risk else None,
         }
 
     def record(
         self, rules: list[dict[str, Any]] | None = None, required: list[str] | None = None
     ) -> dict[str, Any]:
         """The answer's ``policy`` block."""
-        return {
-            "name": self.view.name,
-            "version": self.view.version,
-            "experiment": self.experiment,
-            "variant": self.variant,
-            "experiment_note": self.experiment_note,
+        return self._which() | {
             "risk": {
                 "tier": self.tier,
                 "score": self.risk.score if self.risk else None,

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 
 from kycguard.api.deps import runtime
-from kycguard.errors import KycError
 from kycguard.policies.apply import RiskInput, apply_policy
 from kycguard.policies.document import NAME_PATTERN
 from kycguard.policies.experiments import ExperimentService
@@ -84,20 +83,7 @@ def list_policies(
 def create_policy(
     body: NewPolicy, service: PolicyService = Depends(policies), who: Principal = Depends(admin)
 ) -> dict[str, Any]:
-    try:
-        service.history(body.name)
-    except KycError as exc:
-        if exc.code != "POLICY_NOT_FOUND":
-            raise
-    else:
-        raise KycError(
-            f"policy {body.name!r} exists; PUT /api/v1/policies/{body.name} adds a version",
-            code="POLICY_EXISTS",
-            status_code=409,
-        )
-    return service.new_version(
-        body.name, body.document, actor=who.actor, comment=body.comment
-    ).to_dict()
+    return service.create(body.name, body.document, actor=who.actor, comment=body.comment).to_dict()
 
 
 @router.get("/policies/{name}", summary="The active version and its effective thresholds")

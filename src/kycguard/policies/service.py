@@ -100,14 +100,7 @@ class PolicyService:
 
     def get(self, name: str, version: int) -> PolicyVersionView:
         with self.db.session() as s:
-            row = s.scalars(
-                select(PolicyVersion).where(
-                    PolicyVersion.name == name, PolicyVersion.version == version
-                )
-            ).first()
-            if row is None:
-                raise not_found(name, version)
-            return _view(row)
+            return _view(_version_row(s, name, version))
 
     def history(self, name: str) -> list[PolicyVersionView]:
         with self.db.session() as s:
@@ -151,6 +144,21 @@ class PolicyService:
         except ValueError as exc:
             raise invalid_policy(str(exc)) from None
         return doc
+
+    def create(
+        self, name: str, document: PolicyDocument | dict[str, Any], *, actor: Actor, comment: str
+    ) -> PolicyVersionView:
+        """Version 1 of a new policy; an existing name is a 409 (a change is a new version)."""
+        _check_name(name)
+        with self.db.session() as s:
+            exists = self._next_version(s, name) > 1
+        if exists:
+            raise KycError(
+                f"policy {name!r} exists; PUT /api/v1/policies/{name} adds a version",
+                code="POLICY_EXISTS",
+                status_code=409,
+            )
+        return self.new_version(name, document, actor=actor, comment=comment)
 
     def new_version(
         self,
@@ -208,13 +216,7 @@ class PolicyService:
                 target_id=name,
                 details={"version": version, "previous": before, "comment": comment[:500]},
             )
-            row = s.scalars(
-                select(PolicyVersion).where(
-                    PolicyVersion.name == name, PolicyVersion.version == version
-                )
-            ).first()
-            if row is None:
-                raise not_found(name, version)
+            row = _version_row(s, name, version)
             s.execute(update(PolicyVersion).where(PolicyVersion.name == name).values(active=False))
             row.active = True
             s.flush()
@@ -300,3 +302,12 @@ def _check_name(name: str) -> None:
             code="INVALID_POLICY_NAME",
             field="name",
         )
+
+
+def _version_row(s: Session, name: str, version: int) -> PolicyVersion:
+    row = s.scalars(
+        select(PolicyVersion).where(PolicyVersion.name == name, PolicyVersion.version == version)
+    ).first()
+    if row is None:
+        raise not_found(name, version)
+    return row
