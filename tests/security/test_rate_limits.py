@@ -175,9 +175,12 @@ def test_parallel_attempts_cannot_slip_past_the_check(backend: CounterBackend) -
     with ThreadPoolExecutor(20) as pool:
         held = [r for r in pool.map(lambda _: attempt(), range(20)) if r is not None]
     assert len(held) == 3
-    for r in held[:2]:
+    # the attempt holding the 3rd count locks the user if it fails (the closed side of the race,
+    # see settle): the two later counts pass and the first one fails, whichever thread held which
+    held.sort(key=lambda r: r[0][1])
+    for r in held[1:]:
         lockout.settle(r, failed=False)  # two passed: their counts come back
-    lockout.settle(held[2], failed=True)
+    lockout.settle(held[0], failed=True)
     lockout.settle(lockout.reserve(user), failed=True)  # two failures so far, one attempt left
     last = lockout.reserve(user)
     with pytest.raises(KycError):
