@@ -9,8 +9,10 @@ from pathlib import Path
 
 def provision_shared_keys(env: dict[str, str], data_dir: Path) -> None:
     """A shared database (PostgreSQL) needs its data keys provided (the server refuses to generate
-    a per-host key file): write the key file an operator would distribute, unless keys are given."""
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    a per-host key file): write the key file an operator would distribute, unless keys are given.
+    One key per database (derived from its URL), as every host of one deployment gets the same file:
+    a later server on the same database, e.g. another test module's, reads what earlier ones wrote."""
+    import hashlib
 
     from kycguard.security.crypto import DEFAULT_KEY_FILE, write_key_file
 
@@ -18,7 +20,7 @@ def provision_shared_keys(env: dict[str, str], data_dir: Path) -> None:
     path = data_dir / DEFAULT_KEY_FILE
     given = "KYCGUARD_DATA_KEYS" in env or "KYCGUARD_SECURITY__DATA_KEY_FILE" in env
     if url and not url.startswith("sqlite") and not given and not path.exists():
-        write_key_file(path, {"dkshared": AESGCM.generate_key(bit_length=256)}, "dkshared")
+        write_key_file(path, {"dkshared": hashlib.sha256(url.encode()).digest()}, "dkshared")
 
 
 def free_port() -> int:
