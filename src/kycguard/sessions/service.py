@@ -123,7 +123,9 @@ class SessionService:
         self.frames = frames
         self.verifications = verifications
         self.audit = audit  # each decision is appended in the completing transaction
-        self.lockout = lockout  # a failed liveness outcome counts toward the user's lockout
+        self.lockout = (
+            lockout  # a failed liveness outcome counts toward the user's and device's lockout
+        )
         self.tracker = SessionTracker(settings.sessions)
         self.portraits = portraits
         self.judge = SessionJudge(settings, detector, matcher, passive)
@@ -181,10 +183,13 @@ class SessionService:
         id_document: bytes | None = None,
         tenant: str | None = None,
         risk: RiskInput | None = None,
+        device_id: str | None = None,
     ) -> dict[str, Any]:
         """``tenant``: the creating key's tenant; the session is stored under it and a linked
         verification must be that tenant's (else VERIFICATION_NOT_FOUND). ``risk``: the caller's
-        risk level or score; the policy version and tier resolved now decide at completion."""
+        risk level or score; the policy version and tier resolved now decide at completion.
+        ``device_id`` (``X-Device-Id``): a failed outcome counts toward that device's lockout too,
+        whichever user id it is tried under; only the lockout's hash of it is kept."""
         s = self.settings.sessions
         if (
             challenge_count is not None
@@ -230,6 +235,8 @@ class SessionService:
             state["document"] = document
         if policy is not None:
             state["policy"] = policy.pin()
+        if device_id and self.lockout is not None:
+            state["lockout_device"] = self.lockout.subjects(tenant, None, device_id)
         row = KycSession(
             id=session_id,
             created_at=now,
@@ -620,7 +627,10 @@ class SessionService:
         )
         if counted and self.lockout is not None and _liveness_failed(*counted[-1]):
             row = counted[-1][0]
-            self.lockout.record_failure(self.lockout.subjects(row.tenant, row.user_id, None, None))
+            device = [str(d) for d in row.state.get("lockout_device") or []]  # hashed at creation
+            self.lockout.record_failure(
+                self.lockout.subjects(row.tenant, row.user_id, None, None) + device
+            )
         return result
 
     def _decide(self, row: KycSession) -> dict[str, Any]:
