@@ -26,6 +26,7 @@ from kycguard.security.audit import Actor, AuditLog
 from kycguard.store.database import Database, upgrade
 from kycguard.store.models import Verification
 from kycguard.store.repository import VerificationRepository
+from kycguard.store.session_models import KycSession
 
 REVIEWER = Actor("key:key_reviewer", "reviewer")
 
@@ -48,6 +49,7 @@ def decide(
     user_id: str | None = "user-1",
     tenant: str | None = "t1",
     processing_time_ms: float = 900.0,
+    device_ref: str | None = None,
 ) -> str:
     """A verification stored through the real repository (which publishes CaseDecided)."""
     case_id = str(uuid.uuid4())
@@ -64,6 +66,7 @@ def decide(
             document_sha256="1" * 64,
             user_id=user_id,
             tenant=tenant,
+            device_ref=device_ref,
         )
     )
     return case_id
@@ -233,6 +236,47 @@ def test_repeated_failed_attempts_by_one_user(db: Database) -> None:
     (alert,) = service.find(tenant=None, type_="repeated_failed_attempts")
     assert (alert["severity"], alert["subject"], alert["tenant"]) == ("high", "mallory", "t1")
     assert alert["details"]["rejections"] == 3
+
+
+def test_repeated_failed_attempts_from_one_device_under_many_user_ids(db: Database) -> None:
+    """Rotating user ids does not hide an attacker who keeps the device (``X-Device-Id``, stored
+    as the lockout's hash): 3 rejections from one device, a session among them, raise the alert
+    for the device; each user id alone stays under the limit."""
+    service, bus = wired(db, AlertSettings(repeated_failures=3))
+    phone = "d" * 32
+    decide(db, bus, "rejected", [], user_id="alias-1", device_ref=phone)
+    decide(db, bus, "rejected", [], user_id="alias-2", device_ref=phone, tenant="other")
+    decide(db, bus, "approved", [], user_id="alias-3", device_ref=phone)  # not a failure
+    decide(db, bus, "rejected", [], user_id=None, device_ref="e" * 32)  # another device
+    assert service.find(tenant=None, type_="repeated_failed_attempts") == []
+    at = datetime.now(UTC)
+    session_id = str(uuid.uuid4())
+    with db.session() as session:  # a video session from that device, rejected, under alias-4
+        session.add(
+            KycSession(
+                id=session_id,
+                created_at=at,
+                updated_at=at,
+                expires_at=at + timedelta(minutes=15),
+                completed_at=at,
+                status="completed",
+                user_id="alias-4",
+                tenant="t1",
+                token_sha256="2" * 64,
+                challenges=["blink"],
+                state={},
+                result={"session_id": session_id, "status": "rejected", "reasons": []},
+                device_ref=phone,
+            )
+        )
+    decide(db, bus, "rejected", [], user_id=None, device_ref=phone)  # no user id at all
+    (alert,) = service.find(tenant=None, type_="repeated_failed_attempts")
+    assert (alert["subject"], alert["tenant"]) == (f"device:{phone}", "t1")
+    assert alert["details"] == {"rejections": 3, "user_ids": 2}
+    decide(db, bus, "rejected", [], user_id="alias-5", device_ref=phone)  # the same incident
+    (again,) = service.find(tenant=None, type_="repeated_failed_attempts")
+    assert again["id"] == alert["id"] and again["count"] == 2
+    assert again["details"]["rejections"] == 4
 
 
 def test_known_face_events_raise_critical_alerts_in_the_events_transaction(db: Database) -> None:

@@ -150,6 +150,8 @@ class AlertService:
                 )
         if event.status == "rejected" and event.user_id:
             self._repeated_failures(session, event, case)
+        if event.status == "rejected" and event.device_ref:
+            self._repeated_device_failures(session, event, event.device_ref, case)
 
     def on_known_face(self, session: Session, event: KnownFaceMatched) -> None:
         if not self.settings.enabled:
@@ -213,6 +215,47 @@ class AlertService:
                 f"{self.settings.repeated_failures_window_s // 60} min",
                 case=case,
                 details={"rejections": n},
+            )
+
+    def _repeated_device_failures(
+        self, session: Session, event: CaseDecided, device_ref: str, case: dict[str, str]
+    ) -> None:
+        """The same rule per device (``X-Device-Id``, as the lockout hashes it): rejections from
+        one device under any user ids, so rotating user ids does not hide an attacker."""
+        since = now_utc() - timedelta(seconds=self.settings.repeated_failures_window_s)
+        owned = lambda model: (  # noqa: E731
+            model.tenant.is_(None) if event.tenant is None else model.tenant == event.tenant
+        )
+        users = list(
+            session.scalars(
+                select(Verification.user_id).where(
+                    Verification.device_ref == device_ref,
+                    owned(Verification),
+                    Verification.status == "rejected",
+                    Verification.created_at >= since,
+                )
+            )
+        ) + list(
+            session.scalars(
+                select(KycSession.user_id).where(
+                    KycSession.device_ref == device_ref,
+                    owned(KycSession),
+                    KycSession.result["status"].as_string() == "rejected",
+                    KycSession.completed_at >= since,
+                )
+            )
+        )
+        n = len(users)
+        if n >= self.settings.repeated_failures:
+            self.raise_alert(
+                session,
+                "repeated_failed_attempts",
+                tenant=event.tenant,
+                subject=f"device:{device_ref}",
+                message=f"{n} rejected attempts from one device within "
+                f"{self.settings.repeated_failures_window_s // 60} min",
+                case=case,
+                details={"rejections": n, "user_ids": len({u for u in users if u})},
             )
 
     def raise_alert(

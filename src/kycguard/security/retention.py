@@ -165,6 +165,8 @@ def _pseudonymise_verifications(
             query = query.where(model.tenant == tenant)
         for row in session.scalars(query):
             row.user_id = subjects.ref(row.tenant, user_id)
+            if model is Verification:
+                row.device_ref = None  # the device the person used is theirs too
 
 
 def _review_models() -> tuple[Any, ...]:
@@ -194,6 +196,7 @@ def _erase_sessions(
     for row in rows:  # the session's record stays, naming the user by pseudonym only
         ref = subjects.ref(row.tenant, user_id)
         row.user_id = ref
+        row.device_ref = None
         if isinstance(row.result, dict) and "user_id" in row.result:
             row.result = row.result | {"user_id": ref}
     if not ids:

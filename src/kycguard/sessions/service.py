@@ -235,8 +235,6 @@ class SessionService:
             state["document"] = document
         if policy is not None:
             state["policy"] = policy.pin()
-        if device_id and self.lockout is not None:
-            state["lockout_device"] = self.lockout.subjects(tenant, None, device_id)
         row = KycSession(
             id=session_id,
             created_at=now,
@@ -252,6 +250,9 @@ class SessionService:
             frames_received=0,
             last_sequence=-1,
             version=0,
+            device_ref=self.lockout.subjects(tenant, None, device_id)[0]
+            if device_id and self.lockout is not None
+            else None,
         )
         with self.repository.transaction() as tx:
             tx.add(row)
@@ -615,6 +616,7 @@ class SessionService:
                         result["status"],
                         result,
                         completed_at,
+                        row.device_ref,
                     ),
                 )
             counted.append((row, result))
@@ -627,7 +629,7 @@ class SessionService:
         )
         if counted and self.lockout is not None and _liveness_failed(*counted[-1]):
             row = counted[-1][0]
-            device = [str(d) for d in row.state.get("lockout_device") or []]  # hashed at creation
+            device = [row.device_ref] if row.device_ref else []  # hashed at creation
             self.lockout.record_failure(
                 self.lockout.subjects(row.tenant, row.user_id, None, None) + device
             )

@@ -1,5 +1,6 @@
 """alerts: a unique key on the open incident of a rule and subject (de-duplication in the database);
-deliveries: an index for the retention purge of finished rows
+deliveries: an index for the retention purge of finished rows; verifications and sessions: the
+device reference (the liveness lockout's hash of X-Device-Id) for repeated failures per device
 
 Revision ID: 0012
 Revises: 0011
@@ -61,9 +62,16 @@ def upgrade() -> None:
         postgresql_where=OPEN_KEY,
     )
     op.create_index("ix_deliveries_finished", "deliveries", ["status", "delivered_at"])
+    for table in ("verifications", "kyc_sessions"):
+        op.add_column(table, sa.Column("device_ref", sa.String(32), nullable=True))
+        op.create_index(f"ix_{table}_device_ref", table, ["device_ref"])
 
 
 def downgrade() -> None:
+    for table in ("verifications", "kyc_sessions"):
+        op.drop_index(f"ix_{table}_device_ref", table)
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column("device_ref")
     op.drop_index("ix_deliveries_finished", "deliveries")
     op.drop_index("uq_alerts_open_dedup_key", "alerts")
     with op.batch_alter_table("alerts") as batch:
