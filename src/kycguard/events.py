@@ -30,6 +30,7 @@ class CaseDecided:
     status: str
     result: dict[str, Any]
     decided_at: datetime
+    device_ref: str | None = None  # the lockout's hash of the caller's X-Device-Id, if sent
 
 
 @dataclass(frozen=True)

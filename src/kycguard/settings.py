@@ -26,6 +26,7 @@ from pydantic_settings import (
 
 from kycguard.alerts.config import AlertSettings
 from kycguard.decision.config import EvidenceSettings
+from kycguard.delivery.config import DeliverySettings
 from kycguard.documents.config import DocumentSettings
 from kycguard.errors import ConfigError
 from kycguard.liveness.config import LivenessSettings
@@ -195,6 +196,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     webhooks: WebhookSettings = WebhookSettings()
+    delivery: DeliverySettings = DeliverySettings()
     scale: ScaleSettings = Field(default_factory=ScaleSettings)
     reviews: ReviewSettings = ReviewSettings()
     web: WebSettings = WebSettings()

@@ -5,21 +5,28 @@ HTTP and SMTP receivers."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from notify.receivers import HttpReceiver, SmtpReceiver, authentic
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
+from support.databases import scratch_database
 
 from kycguard.alerts.config import AlertSettings
+from kycguard.alerts.models import Alert, dedup_key
 from kycguard.alerts.service import AlertService
 from kycguard.delivery.models import Delivery
 from kycguard.events import CaseDecided, EventBus, KnownFaceMatched
 from kycguard.security.audit import Actor, AuditLog
-from kycguard.store.database import Database
+from kycguard.store.database import Database, upgrade
 from kycguard.store.models import Verification
 from kycguard.store.repository import VerificationRepository
+from kycguard.store.session_models import KycSession
 
 REVIEWER = Actor("key:key_reviewer", "reviewer")
 
@@ -42,6 +49,7 @@ def decide(
     user_id: str | None = "user-1",
     tenant: str | None = "t1",
     processing_time_ms: float = 900.0,
+    device_ref: str | None = None,
 ) -> str:
     """A verification stored through the real repository (which publishes CaseDecided)."""
     case_id = str(uuid.uuid4())
@@ -58,6 +66,7 @@ def decide(
             document_sha256="1" * 64,
             user_id=user_id,
             tenant=tenant,
+            device_ref=device_ref,
         )
     )
     return case_id
@@ -106,6 +115,117 @@ def test_one_incident_per_rule_and_subject_within_the_window(db: Database) -> No
     assert alert["severity"] == "critical"
 
 
+def test_concurrent_transactions_open_one_incident(db: Database) -> None:
+    """N transactions raise the same alert at once (each holds its transaction open a while after
+    raising, so all of them run before any commits): one incident with count N, one outbox row
+    per channel, and every transaction commits (the loser of the race counts, it does not fail)."""
+    service, _ = wired(db)
+    n = 6
+    start = threading.Barrier(2 * n)
+    errors: list[BaseException] = []
+
+    def occurrence(i: int, tenant: str | None, subject: str, type_: str) -> None:
+        try:
+            start.wait(timeout=10)
+            with db.session() as session:
+                service.raise_alert(
+                    session,
+                    type_,
+                    tenant=tenant,
+                    subject=subject,
+                    message="at once",
+                    case={"kind": "verification", "id": f"case-{i}"},
+                )
+                time.sleep(0.15)  # the decision's transaction goes on; the others raise meanwhile
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=occurrence, args=(i, "t1", "u", "injection_suspected"))
+        for i in range(n)
+    ] + [  # a system alert (no tenant) at the same time
+        threading.Thread(target=occurrence, args=(i, None, "system", "deliveries_failing"))
+        for i in range(n)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    (user_alert,) = service.find(tenant="t1", type_="injection_suspected")
+    assert user_alert["count"] == n and user_alert["status"] == "active"
+    assert sorted(c["id"] for c in user_alert["cases"]) == sorted(f"case-{i}" for i in range(n))
+    (system_alert,) = service.find(tenant=None, type_="deliveries_failing")
+    assert system_alert["count"] == n and system_alert["tenant"] is None
+    targets = [d.target for d in outbox(db)]  # only the log channel is set up
+    assert sorted(targets) == sorted([user_alert["id"], system_alert["id"]])
+
+
+def test_an_incident_out_of_the_window_hands_over_to_a_new_one(db: Database) -> None:
+    service, bus = wired(db)
+    decide(db, bus, "rejected", ["INJECTION_SUSPECTED"], user_id="u")
+    (old,) = service.find(tenant="t1", type_="injection_suspected")
+    with db.session() as session:  # its last occurrence was 2 h ago (the window is 1 h)
+        row = session.get(Alert, old["id"])
+        assert row is not None
+        row.last_seen = row.first_seen = datetime.now(UTC) - timedelta(hours=2)
+    decide(db, bus, "rejected", ["INJECTION_SUSPECTED"], user_id="u")
+    decide(db, bus, "rejected", ["INJECTION_SUSPECTED"], user_id="u")
+    rows = {a["id"]: a for a in service.find(tenant="t1", type_="injection_suspected")}
+    assert len(rows) == 2 and rows[old["id"]]["count"] == 1
+    (new,) = [a for i, a in rows.items() if i != old["id"]]
+    assert new["count"] == 2 and new["status"] == rows[old["id"]]["status"] == "active"
+    with db.session() as session:
+        keys = dict(session.execute(select(Alert.id, Alert.dedup_key)).all())
+    assert keys[old["id"]] is None and keys[new["id"]] is not None
+    service.resolve(new["id"], REVIEWER, tenant="t1")  # resolved: the key is free again
+    decide(db, bus, "rejected", ["INJECTION_SUSPECTED"], user_id="u")
+    assert len(service.find(tenant="t1", type_="injection_suspected")) == 3
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_migration_0012_keys_the_latest_open_incident(kind: str, tmp_path: Path) -> None:
+    with scratch_database(kind, tmp_path) as url:
+        upgrade(url, "0011")
+        at = datetime.now(UTC)
+        rows = [  # (id, status, minutes ago): two open incidents of one key (an old race), one resolved
+            ("alr_older", "active", 10),
+            ("alr_newer", "acknowledged", 5),
+            ("alr_closed", "resolved", 1),
+        ]
+        engine = create_engine(url)
+        try:
+            with engine.begin() as conn:
+                for alert_id, status, ago in rows:
+                    conn.execute(
+                        text(
+                            "INSERT INTO alerts (id, type, severity, status, tenant, subject, "
+                            "message, count, cases, details, first_seen, last_seen) VALUES (:id, "
+                            "'injection_suspected', 'critical', :status, 't1', 'u', 'm', 1, "
+                            "'[]', '{}', :at, :at)"
+                        ),
+                        {"id": alert_id, "status": status, "at": at - timedelta(minutes=ago)},
+                    )
+        finally:
+            engine.dispose()
+        upgrade(url)
+        db = Database(url)
+        try:
+            with db.session() as session:
+                keys = dict(session.execute(select(Alert.id, Alert.dedup_key)).all())
+            assert keys == {
+                "alr_older": None,
+                "alr_newer": dedup_key("injection_suspected", "t1", "u"),
+                "alr_closed": None,
+            }
+            service, bus = wired(db)
+            decide(db, bus, "rejected", ["INJECTION_SUSPECTED"], user_id="u")
+            counts = {a["id"]: a["count"] for a in service.find(tenant="t1")}
+            assert counts == {"alr_older": 1, "alr_newer": 2, "alr_closed": 1}
+        finally:
+            db.close()
+
+
 def test_repeated_failed_attempts_by_one_user(db: Database) -> None:
     service, bus = wired(db, AlertSettings(repeated_failures=3))
     decide(db, bus, "rejected", [], user_id="mallory")
@@ -116,6 +236,47 @@ def test_repeated_failed_attempts_by_one_user(db: Database) -> None:
     (alert,) = service.find(tenant=None, type_="repeated_failed_attempts")
     assert (alert["severity"], alert["subject"], alert["tenant"]) == ("high", "mallory", "t1")
     assert alert["details"]["rejections"] == 3
+
+
+def test_repeated_failed_attempts_from_one_device_under_many_user_ids(db: Database) -> None:
+    """Rotating user ids does not hide an attacker who keeps the device (``X-Device-Id``, stored
+    as the lockout's hash): 3 rejections from one device, a session among them, raise the alert
+    for the device; each user id alone stays under the limit."""
+    service, bus = wired(db, AlertSettings(repeated_failures=3))
+    phone = "d" * 32
+    decide(db, bus, "rejected", [], user_id="alias-1", device_ref=phone)
+    decide(db, bus, "rejected", [], user_id="alias-2", device_ref=phone, tenant="other")
+    decide(db, bus, "approved", [], user_id="alias-3", device_ref=phone)  # not a failure
+    decide(db, bus, "rejected", [], user_id=None, device_ref="e" * 32)  # another device
+    assert service.find(tenant=None, type_="repeated_failed_attempts") == []
+    at = datetime.now(UTC)
+    session_id = str(uuid.uuid4())
+    with db.session() as session:  # a video session from that device, rejected, under alias-4
+        session.add(
+            KycSession(
+                id=session_id,
+                created_at=at,
+                updated_at=at,
+                expires_at=at + timedelta(minutes=15),
+                completed_at=at,
+                status="completed",
+                user_id="alias-4",
+                tenant="t1",
+                token_sha256="2" * 64,
+                challenges=["blink"],
+                state={},
+                result={"session_id": session_id, "status": "rejected", "reasons": []},
+                device_ref=phone,
+            )
+        )
+    decide(db, bus, "rejected", [], user_id=None, device_ref=phone)  # no user id at all
+    (alert,) = service.find(tenant=None, type_="repeated_failed_attempts")
+    assert (alert["subject"], alert["tenant"]) == (f"device:{phone}", "t1")
+    assert alert["details"] == {"rejections": 3, "user_ids": 2}
+    decide(db, bus, "rejected", [], user_id="alias-5", device_ref=phone)  # the same incident
+    (again,) = service.find(tenant=None, type_="repeated_failed_attempts")
+    assert again["id"] == alert["id"] and again["count"] == 2
+    assert again["details"]["rejections"] == 4
 
 
 def test_known_face_events_raise_critical_alerts_in_the_events_transaction(db: Database) -> None:

@@ -14,9 +14,20 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select, update
 
 from kycguard.delivery import channels
-from kycguard.delivery.config import RetrySettings
-from kycguard.delivery.models import Delivery
-from kycguard.delivery.service import DeliveryLog, Outbox, Outgoing, backoff_s, enqueue, now_utc
+from kycguard.delivery.config import DeliverySettings, RetrySettings
+from kycguard.delivery.models import Delivery, DeliveryAttempt
+from kycguard.delivery.service import (
+    DeliveryFailed,
+    DeliveryLog,
+    Outbox,
+    Outgoing,
+    backoff_s,
+    enqueue,
+    now_utc,
+)
+from kycguard.security.audit import AuditLog
+from kycguard.security.crypto import SubjectHasher
+from kycguard.security.retention import Retention
 from kycguard.store.database import Database
 
 FAST = RetrySettings(first_interval_s=0.05, max_interval_s=0.2, max_age_s=60, lease_s=30)
@@ -195,3 +206,85 @@ def test_a_runner_stops_before_its_lease_runs_out(db: Database) -> None:
     time.sleep(1.0)
     assert outbox.run() == 4  # the lease ran out: claimed again and sent, once each
     assert sorted(sent) == sorted(ids) and len(sent) == 5
+
+
+def test_the_retention_purge_deletes_finished_rows_after_their_retention(db: Database) -> None:
+    """Delivered rows go ``keep_delivered_days`` after delivery, dead letters ``keep_dead_days``
+    after their retry window began; pending rows stay whatever their age. Counted and audited by
+    the retention purge."""
+
+    def flaky(item: Outgoing) -> int | None:
+        raise DeliveryFailed("HTTP 503 answer", status_code=503)
+
+    ok: Callable[[Outgoing], int | None] = lambda item: 200  # noqa: E731
+    with db.session() as session:
+        ids = {
+            name: enqueue(session, kind="test", channel=channel, event_type="t", payload={})
+            for name, channel in [
+                ("delivered_old", "ok"),
+                ("delivered_recent", "ok"),
+                ("delivered_late", "ok"),  # created long ago, delivered recently
+                ("dead_old", "gone"),
+                ("dead_recent", "gone"),
+                ("pending_old", "flaky"),
+            ]
+        }
+    Outbox(db, "test", FAST, {"ok": ok, "flaky": flaky}).run()
+    now = now_utc()
+    ages = {  # name -> (created/retry window start, delivered) in days before now
+        "delivered_old": (9, 8),
+        "delivered_recent": (9, 6),
+        "delivered_late": (40, 1),
+        "dead_old": (31, None),
+        "dead_recent": (29, None),
+        "pending_old": (40, None),
+    }
+    with db.session() as session:
+        for name, (created, delivered) in ages.items():
+            row = session.get(Delivery, ids[name])
+            assert row is not None
+            row.created_at = row.retry_from = now - timedelta(days=created)
+            if delivered is not None:
+                row.delivered_at = now - timedelta(days=delivered)
+        status = {n: session.get(Delivery, i).status for n, i in ids.items()}  # type: ignore[union-attr]
+    assert status == {
+        "delivered_old": "delivered",
+        "delivered_recent": "delivered",
+        "delivered_late": "delivered",
+        "dead_old": "dead",
+        "dead_recent": "dead",
+        "pending_old": "pending",
+    }
+
+    audit = AuditLog(db)
+    retention = Retention(db, audit, 30, SubjectHasher(b"k" * 32), DeliverySettings())
+    counts = retention.purge()
+    assert {k: v for k, v in counts.items() if k.startswith("deliver")} == {
+        "delivery_attempts": 2,  # one each (the dead one's permanent failure, the delivery)
+        "deliveries_delivered": 1,
+        "deliveries_dead": 1,
+    }
+    with db.session() as session:
+        left = set(session.scalars(select(Delivery.id)))
+        attempts_left = set(session.scalars(select(DeliveryAttempt.delivery_id)))
+    gone = {ids["delivered_old"], ids["dead_old"]}
+    assert left == set(ids.values()) - gone
+    assert attempts_left == left  # every kept row keeps its attempt log, the purged ones' is gone
+    (entry,) = audit.entries(action="retention.purged")
+    assert entry["actor"] == "system" and entry["details"]["deleted"] == counts
+    assert entry["details"]["keep_delivered_days"] == 7
+    assert entry["details"]["keep_dead_days"] == 30
+
+    # a shorter setting takes the recent ones too; pending rows stay however old they are
+    shorter = DeliverySettings(keep_delivered_days=1, keep_dead_days=1)
+    again = Retention(db, audit, 30, SubjectHasher(b"k" * 32), shorter).purge(
+        now=now + timedelta(days=2)
+    )
+    assert (again["deliveries_delivered"], again["deliveries_dead"]) == (2, 1)
+    with db.session() as session:
+        assert set(session.scalars(select(Delivery.id))) == {ids["pending_old"]}
+    assert len(audit.entries(action="retention.purged")) == 2
+    assert Retention(db, audit, 30, SubjectHasher(b"k" * 32), shorter).purge() == {
+        k: 0 for k in again
+    }
+    assert len(audit.entries(action="retention.purged")) == 2  # nothing deleted, nothing audited

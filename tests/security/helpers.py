@@ -136,10 +136,15 @@ def bearer(key: str) -> dict[str, str]:
 
 
 def post_verification(
-    dep: Deployment, photos: dict[str, bytes], user_id: str, tenant: str | None = None
+    dep: Deployment,
+    photos: dict[str, bytes],
+    user_id: str,
+    tenant: str | None = None,
+    device: str | None = None,
 ) -> httpx.Response:
     """``POST /api/v1/verify`` of the test card and selfie as an integrator of ``tenant``."""
-    with dep.client(headers=dep.headers("integrator", tenant or dep.tenant_a)) as c:
+    headers = dep.headers("integrator", tenant or dep.tenant_a)
+    with dep.client(headers=headers | ({"X-Device-Id": device} if device else {})) as c:
         return c.post(
             "/api/v1/verify",
             files={
@@ -151,9 +156,13 @@ def post_verification(
 
 
 def run_verification(
-    dep: Deployment, photos: dict[str, bytes], user_id: str, tenant: str | None = None
+    dep: Deployment,
+    photos: dict[str, bytes],
+    user_id: str,
+    tenant: str | None = None,
+    device: str | None = None,
 ) -> dict[str, Any]:
-    r = post_verification(dep, photos, user_id, tenant)
+    r = post_verification(dep, photos, user_id, tenant, device)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -164,8 +173,10 @@ def start_session(
     document: bytes | None = None,
     tenant: str | None = None,
     verification_id: str | None = None,
+    device: str | None = None,
 ) -> dict[str, Any]:
-    with dep.client(headers=dep.headers("integrator", tenant or dep.tenant_a)) as c:
+    headers = dep.headers("integrator", tenant or dep.tenant_a)
+    with dep.client(headers=headers | ({"X-Device-Id": device} if device else {})) as c:
         if document is None:
             body: dict[str, Any] = {"user_id": user_id}
             if verification_id is not None:

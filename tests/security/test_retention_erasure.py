@@ -3,6 +3,7 @@ of one person, in one tenant only, and is recorded in the audit log."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -101,10 +102,22 @@ def test_erasure_removes_everything_of_one_person_and_is_audited(
     deployment: Deployment, photos: dict[str, bytes]
 ) -> None:
     user, bystander = f"erase-{uuid.uuid4().hex[:6]}", f"keep-{uuid.uuid4().hex[:6]}"
-    erased = run_verification(deployment, photos, user)
+    phone = f"phone-{uuid.uuid4().hex[:6]}"  # X-Device-Id: stored as the lockout's hash only
+    phone_ref = hashlib.sha256(f"device:{deployment.tenant_a}:{phone}".encode()).hexdigest()[:32]
+    erased = run_verification(deployment, photos, user, device=phone)
     run_verification(deployment, photos, user)
-    run_verification(deployment, photos, bystander)
-    linked = start_session(deployment, user, verification_id=erased["verification_id"])
+    run_verification(deployment, photos, bystander, device=phone)
+    linked = start_session(
+        deployment, user, verification_id=erased["verification_id"], device=phone
+    )
+    devices = (
+        "SELECT user_id, device_ref FROM verifications WHERE device_ref IS NOT NULL AND "
+        "user_id IN (:u, :b) UNION ALL SELECT user_id, device_ref FROM kyc_sessions "
+        "WHERE device_ref IS NOT NULL AND user_id IN (:u, :b)"
+    )
+    assert sorted(map(tuple, _sql(deployment, devices, u=user, b=bystander))) == sorted(
+        [(user, phone_ref), (bystander, phone_ref), (user, phone_ref)]
+    )
     send_frame(deployment, linked, photos["obama2"])
     unlinked = start_session(deployment, user, document=photos["card"])
     blobs_of = "SELECT count(*) FROM blobs WHERE user_id = :u"
@@ -143,6 +156,10 @@ def test_erasure_removes_everything_of_one_person_and_is_audited(
     }
     assert _sql(deployment, blobs_of, u=user)[0][0] == 0
     assert _sql(deployment, blobs_of, u=bystander)[0][0] == 3
+    # the erased person's device reference goes too (their rows now carry the pseudonym)
+    assert [tuple(r) for r in _sql(deployment, devices, u=user, b=bystander)] == [
+        (bystander, phone_ref)
+    ]
     assert _sql(deployment, session_blobs, s=linked["session_id"])[0][0] == 0
     frames = "SELECT count(*) FROM kyc_session_frames WHERE session_id = :s"
     assert _sql(deployment, frames, s=linked["session_id"])[0][0] == 0

@@ -53,8 +53,11 @@ def assert_error(r: httpx.Response, status: int, code: str) -> None:
     assert r.json()["error"]["code"] == code, r.text
 
 
-def create(client: httpx.Client, server: Server, tenant: str, **body: Any) -> dict[str, Any]:
-    r = client.post("/api/v1/sessions", json=body, headers=server.headers("integrator", tenant))
+def create(
+    client: httpx.Client, server: Server, tenant: str, device: str | None = None, **body: Any
+) -> dict[str, Any]:
+    headers = server.headers("integrator", tenant) | ({"X-Device-Id": device} if device else {})
+    r = client.post("/api/v1/sessions", json=body, headers=headers)
     assert r.status_code == 200, r.text
     return r.json()  # type: ignore[no-any-return]
 
@@ -175,9 +178,10 @@ def test_a_failed_session_counts_toward_the_liveness_lockout(
     client: httpx.Client, server: Server, clip: Callable[[str], Clip]
 ) -> None:
     """A face that never blinks fails its challenge; with one failure allowed, that user (in that
-    tenant) starts no new session, while others still can."""
-    user = f"nonblinker-{uuid.uuid4().hex[:6]}"
-    session = create(client, server, TENANT_A, user_id=user)
+    tenant) starts no new session, nor does the device it came from (``X-Device-Id``) under any
+    other user id, while other users and devices still can."""
+    user, device = f"nonblinker-{uuid.uuid4().hex[:6]}", f"phone-{uuid.uuid4().hex[:6]}"
+    session = create(client, server, TENANT_A, user_id=user, device=device)
     token = {"X-Session-Token": session["session_token"]}
     url = f"/api/v1/sessions/{session['session_id']}"
     orig = clip("orig")  # a steady face that never blinks
@@ -205,3 +209,13 @@ def test_a_failed_session_counts_toward_the_liveness_lockout(
     assert_error(again, 429, "LIVENESS_LOCKED_OUT")
     create(client, server, TENANT_A, user_id=f"someone-else-{uuid.uuid4().hex[:6]}")
     create(client, server, TENANT_B, user_id=user)  # the same id in another tenant is another user
+    # the device is locked too, whatever user id it now claims; not in another tenant
+    integrator = server.headers("integrator", TENANT_A)
+    fresh = {"user_id": f"new-identity-{uuid.uuid4().hex[:6]}"}
+    from_device = client.post(
+        "/api/v1/sessions", json=fresh, headers=integrator | {"X-Device-Id": device}
+    )
+    assert_error(from_device, 429, "LIVENESS_LOCKED_OUT")
+    create(client, server, TENANT_A, user_id=fresh["user_id"])  # that user on another device
+    create(client, server, TENANT_A, user_id=fresh["user_id"], device=f"other-{device}")
+    create(client, server, TENANT_B, user_id=fresh["user_id"], device=device)

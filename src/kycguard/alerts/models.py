@@ -1,11 +1,17 @@
-"""ORM model of an alert: one incident per rule + subject within the de-duplication window."""
+"""ORM model of an alert: one incident per rule + subject within the de-duplication window.
+
+``dedup_key`` is set on the one open incident of a (type, tenant, subject) and cleared when it is
+resolved or superseded (its last occurrence fell out of the window); a partial unique index on it
+(migration 0012) makes two transactions unable to both open an incident for the same key.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String
+from sqlalchemy import JSON, DateTime, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kycguard.store.models import Base
@@ -31,9 +37,22 @@ class Alert(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    dedup_key: Mapped[str | None] = mapped_column(String(64), nullable=True)  # open incident only
 
     __table_args__ = (
         Index("ix_alerts_dedup", "type", "subject", "tenant", "status"),
         Index("ix_alerts_last_seen", "last_seen"),
         Index("ix_alerts_severity", "severity"),
+        Index(
+            "uq_alerts_open_dedup_key",
+            "dedup_key",
+            unique=True,
+            sqlite_where=text("dedup_key IS NOT NULL"),
+            postgresql_where=text("dedup_key IS NOT NULL"),
+        ),
     )
+
+
+def dedup_key(type_: str, tenant: str | None, subject: str) -> str:
+    """The key of the open incident of one rule and subject (migration 0012 computes the same)."""
+    return hashlib.sha256(f"{type_}\x00{tenant or ''}\x00{subject}".encode()).hexdigest()

@@ -15,11 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import func, select, update
+from sqlalchemy import Insert, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kycguard.alerts.config import AlertSettings, AlertSeverity, Channel
-from kycguard.alerts.models import Alert
+from kycguard.alerts.models import Alert, dedup_key
 from kycguard.delivery import channels
 from kycguard.delivery.service import (
     DeliveryFailed,
@@ -43,6 +44,7 @@ from kycguard.store.session_models import KycSession
 log = logging.getLogger("kycguard.alerts")
 KIND = "alert"
 MAX_CASES = 50
+_MAX_RACES = 5  # rounds of "count on the open one, else open one" before giving up
 ALERTS_RAISED = Counter(
     "kycguard_alerts_raised", "New alert incidents by type and severity.", ["type", "severity"]
 )
@@ -50,6 +52,20 @@ ALERTS_RAISED = Counter(
 # (tenant or None for all, since, until) -> (false accepts, labelled accepts): the reviews module's
 # labels. The lead connects it; without it the FAR rule does not run.
 FarProvider = Callable[[str | None, datetime, datetime], tuple[int, int]]
+
+
+def _insert_unless_open(session: Session, values: dict[str, Any]) -> Insert:
+    """``INSERT ... ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING RETURNING id``."""
+    bind = session.get_bind()
+    dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
+    return (
+        dialect.insert(Alert)
+        .values(**values)
+        .on_conflict_do_nothing(
+            index_elements=[Alert.dedup_key], index_where=Alert.dedup_key.is_not(None)
+        )
+        .returning(Alert.id)
+    )
 
 
 def alert_dict(a: Alert) -> dict[str, Any]:
@@ -134,6 +150,8 @@ class AlertService:
                 )
         if event.status == "rejected" and event.user_id:
             self._repeated_failures(session, event, case)
+        if event.status == "rejected" and event.device_ref:
+            self._repeated_device_failures(session, event, event.device_ref, case)
 
     def on_known_face(self, session: Session, event: KnownFaceMatched) -> None:
         if not self.settings.enabled:
@@ -199,6 +217,47 @@ class AlertService:
                 details={"rejections": n},
             )
 
+    def _repeated_device_failures(
+        self, session: Session, event: CaseDecided, device_ref: str, case: dict[str, str]
+    ) -> None:
+        """The same rule per device (``X-Device-Id``, as the lockout hashes it): rejections from
+        one device under any user ids, so rotating user ids does not hide an attacker."""
+        since = now_utc() - timedelta(seconds=self.settings.repeated_failures_window_s)
+        owned = lambda model: (  # noqa: E731
+            model.tenant.is_(None) if event.tenant is None else model.tenant == event.tenant
+        )
+        users = list(
+            session.scalars(
+                select(Verification.user_id).where(
+                    Verification.device_ref == device_ref,
+                    owned(Verification),
+                    Verification.status == "rejected",
+                    Verification.created_at >= since,
+                )
+            )
+        ) + list(
+            session.scalars(
+                select(KycSession.user_id).where(
+                    KycSession.device_ref == device_ref,
+                    owned(KycSession),
+                    KycSession.result["status"].as_string() == "rejected",
+                    KycSession.completed_at >= since,
+                )
+            )
+        )
+        n = len(users)
+        if n >= self.settings.repeated_failures:
+            self.raise_alert(
+                session,
+                "repeated_failed_attempts",
+                tenant=event.tenant,
+                subject=f"device:{device_ref}",
+                message=f"{n} rejected attempts from one device within "
+                f"{self.settings.repeated_failures_window_s // 60} min",
+                case=case,
+                details={"rejections": n, "user_ids": len({u for u in users if u})},
+            )
+
     def raise_alert(
         self,
         session: Session,
@@ -210,46 +269,68 @@ class AlertService:
         case: dict[str, str] | None = None,
         details: dict[str, Any] | None = None,
     ) -> Alert | None:
-        """A new incident (routed to its channels), or one more occurrence of an open one."""
+        """A new incident (routed to its channels), or one more occurrence of an open one.
+
+        Atomic in the database: the open incident holds ``dedup_key`` under a partial unique index,
+        an occurrence is one ``UPDATE ... count = count + 1`` of it (the row lock on PostgreSQL,
+        the write lock on SQLite), and a new incident is ``INSERT ... ON CONFLICT DO NOTHING``:
+        of two transactions opening the same incident at once, the second one's insert waits for
+        the first and inserts nothing, and it counts an occurrence of the first one's instead. No
+        error reaches the caller's transaction (the decision it belongs to commits either way)."""
         rule = self.settings.rules[type_]
         if not rule.enabled:
             return None
-        at = now_utc()
-        window = at - timedelta(seconds=self.settings.dedup_window_s)
-        open_one = session.scalars(
-            select(Alert)
-            .where(
-                Alert.type == type_,
-                Alert.subject == subject,
-                Alert.tenant.is_(None) if tenant is None else Alert.tenant == tenant,
-                Alert.status != "resolved",
-                Alert.last_seen >= window,
+        subject = subject[:200]
+        key = dedup_key(type_, tenant, subject)
+        for _ in range(_MAX_RACES):
+            at = now_utc()
+            window = at - timedelta(seconds=self.settings.dedup_window_s)
+            open_id = session.scalar(
+                update(Alert)
+                .where(Alert.dedup_key == key, Alert.last_seen >= window)
+                .values(count=Alert.count + 1, last_seen=at)
+                .returning(Alert.id)
+                .execution_options(synchronize_session=False)
             )
-            .order_by(Alert.last_seen.desc())
-            .limit(1)
-        ).first()
-        if open_one is not None:
-            open_one.count += 1
-            open_one.last_seen = at
-            if case is not None and case not in open_one.cases:
-                open_one.cases = [*open_one.cases, case][-MAX_CASES:]
-            open_one.details = dict(open_one.details) | (details or {})
-            return open_one
-        alert = Alert(
-            id="alr_" + secrets.token_hex(10),
-            type=type_,
-            severity=rule.severity.value,
-            status="active",
-            tenant=tenant,
-            subject=subject[:200],
-            message=message[:500],
-            count=1,
-            cases=[case] if case else [],
-            details=details or {},
-            first_seen=at,
-            last_seen=at,
-        )
-        session.add(alert)
+            if open_id is not None:
+                open_one = session.get(Alert, open_id, populate_existing=True)
+                assert open_one is not None  # updated (and locked) by this transaction
+                if case is not None and case not in open_one.cases:
+                    open_one.cases = [*open_one.cases, case][-MAX_CASES:]
+                open_one.details = dict(open_one.details) | (details or {})
+                return open_one
+            # none within the window: an older one, still open, hands the key to a new incident
+            session.execute(
+                update(Alert)
+                .where(Alert.dedup_key == key, Alert.last_seen < window)
+                .values(dedup_key=None)
+                .execution_options(synchronize_session=False)
+            )
+            alert_id = "alr_" + secrets.token_hex(10)
+            values: dict[str, Any] = {
+                "id": alert_id,
+                "type": type_,
+                "severity": rule.severity.value,
+                "status": "active",
+                "tenant": tenant,
+                "subject": subject,
+                "message": message[:500],
+                "count": 1,
+                "cases": [case] if case else [],
+                "details": details or {},
+                "first_seen": at,
+                "last_seen": at,
+                "dedup_key": key,
+            }
+            if session.scalar(_insert_unless_open(session, values)) is not None:
+                alert = session.get(Alert, alert_id)
+                assert alert is not None
+                break
+            # another transaction opened it meanwhile (and committed): count on that one
+        else:
+            raise RuntimeError(
+                f"alert {type_} could not be raised: the open incident kept changing"
+            )
         ALERTS_RAISED.labels(type_, rule.severity.value).inc()
         for channel in self._channels(self.settings.routing.get(rule.severity, ())):
             enqueue(
@@ -612,6 +693,7 @@ class AlertService:
                 a.acknowledged_at, a.acknowledged_by = at, actor.id
             else:
                 a.resolved_at, a.resolved_by = at, actor.id
+                a.dedup_key = None  # the next occurrence opens a new incident
             a.status = to
             return alert_dict(a)
 

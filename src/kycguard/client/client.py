@@ -71,7 +71,10 @@ class Sessions(_Area):
         verification_id: str | None = None,
         id_document: bytes | None = None,
         challenge_count: int | None = None,
+        device_id: str | None = None,
     ) -> SessionStart:
+        """``device_id`` goes as ``X-Device-Id``: failures count toward that device's lockout."""
+        headers = {"X-Device-Id": device_id} if device_id else None
         if id_document is not None:
             form = {"user_id": user_id}
             if verification_id is not None:
@@ -79,13 +82,15 @@ class Sessions(_Area):
             if challenge_count is not None:
                 form["challenge_count"] = str(challenge_count)
             files = {"id_document": ("id_document.jpg", id_document, "application/octet-stream")}
-            return SessionStart.of(self._c.request("POST", "/sessions", data=form, files=files))
+            return SessionStart.of(
+                self._c.request("POST", "/sessions", data=form, files=files, headers=headers)
+            )
         body: dict[str, Any] = {"user_id": user_id}
         if verification_id is not None:
             body["verification_id"] = verification_id
         if challenge_count is not None:
             body["challenge_count"] = challenge_count
-        return SessionStart.of(self._c.request("POST", "/sessions", json=body))
+        return SessionStart.of(self._c.request("POST", "/sessions", json=body, headers=headers))
 
     def send_frame(
         self,

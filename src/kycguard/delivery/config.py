@@ -36,3 +36,23 @@ class RetrySettings(BaseModel):
         if self.max_interval_s < self.first_interval_s:
             raise ValueError("max_interval_s must be at least first_interval_s")
         return self
+
+
+class DeliverySettings(BaseModel):
+    """How long the outbox keeps rows that are finished (the ``delivery`` section). Pending rows are
+    never purged; the retention purge (``security.purge_interval_s``) deletes the others."""
+
+    model_config = {"extra": "forbid", "frozen": True}
+
+    keep_delivered_days: int = Field(
+        7,
+        ge=1,
+        description="A delivered row (and its attempt log) is deleted this many days after "
+        "its delivery.",
+    )
+    keep_dead_days: int = Field(
+        30,
+        ge=1,
+        description="A dead letter (and its attempt log) is deleted this many days after its "
+        "retry window began (the event, or its last redelivery); until then it can be redelivered.",
+    )

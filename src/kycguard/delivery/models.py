@@ -39,6 +39,7 @@ class Delivery(Base):
         Index("ix_deliveries_due", "kind", "status", "next_attempt_at"),
         Index("ix_deliveries_tenant", "tenant"),
         Index("ix_deliveries_target", "target"),
+        Index("ix_deliveries_finished", "status", "delivered_at"),  # the retention purge
     )
 
 

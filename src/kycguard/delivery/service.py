@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from kycguard.delivery.config import RetrySettings
@@ -245,6 +245,38 @@ class Outbox:
                 )
             else:
                 row.next_attempt_at = next_at
+
+
+def purge_finished(
+    session: Session, *, delivered_before: datetime, dead_before: datetime
+) -> dict[str, int]:
+    """Delete, in the caller's transaction, the rows delivered before ``delivered_before`` and the
+    dead letters whose retry window began before ``dead_before`` (a dead row dies at most
+    ``max_age_s`` after that), with their attempt logs. Pending rows are never touched, nor is a
+    row a runner holds (a redelivered row is pending again). Returns the counts deleted."""
+    finished = or_(
+        (Delivery.status == "delivered") & (Delivery.delivered_at < delivered_before),
+        (Delivery.status == "dead") & (Delivery.retry_from < dead_before),
+    )
+    gone = select(Delivery.id).where(finished)
+    attempts = session.execute(
+        delete(DeliveryAttempt)
+        .where(DeliveryAttempt.delivery_id.in_(gone))
+        .execution_options(synchronize_session=False)
+    )
+    counts: dict[str, int] = {"delivery_attempts": _rowcount(attempts)}
+    for status, key in (("delivered", "deliveries_delivered"), ("dead", "deliveries_dead")):
+        result = session.execute(
+            delete(Delivery)
+            .where(finished, Delivery.status == status)
+            .execution_options(synchronize_session=False)
+        )
+        counts[key] = _rowcount(result)
+    return counts
+
+
+def _rowcount(result: Any) -> int:
+    return max(0, int(getattr(result, "rowcount", 0) or 0))
 
 
 # -- reading and redelivering (the routes of alerts and webhooks use these) ------------------------

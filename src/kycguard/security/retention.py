@@ -3,6 +3,9 @@
 * ``purge``: images, frames, face templates and the sealed personal fields of decision records
   older than ``retention_days`` are deleted; the decision record (``verifications``: decision,
   scores, reason codes) stays, so a decision remains explainable without the personal data.
+* ``purge`` also deletes the finished rows of the delivery outbox: delivered ones after
+  ``delivery.keep_delivered_days``, dead letters after ``delivery.keep_dead_days`` (pending rows
+  stay until they are delivered or dead).
 * ``erase_subject``: the same for one ``user_id`` (within a tenant, or in all tenants for an admin),
   now; the user id itself is replaced by its pseudonym in the records that stay.
 
@@ -19,6 +22,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from kycguard.delivery.config import DeliverySettings
+from kycguard.delivery.service import purge_finished
 from kycguard.security.audit import SYSTEM, Actor, AuditLog
 from kycguard.security.crypto import SubjectHasher
 from kycguard.store.database import Database
@@ -57,15 +62,23 @@ def _delete_known_faces(session: Session, *conditions: Any) -> dict[str, int]:
 
 class Retention:
     def __init__(
-        self, db: Database, audit: AuditLog, retention_days: int, subjects: SubjectHasher
+        self,
+        db: Database,
+        audit: AuditLog,
+        retention_days: int,
+        subjects: SubjectHasher,
+        delivery: DeliverySettings | None = None,
     ) -> None:
         self.db = db
         self.audit = audit
         self.retention_days = retention_days
         self.subjects = subjects
+        self.delivery = delivery or DeliverySettings()
 
     def purge(self, *, now: datetime | None = None, actor: Actor = SYSTEM) -> dict[str, int]:
-        cutoff = (now or datetime.now(UTC)) - timedelta(days=self.retention_days)
+        at = now or datetime.now(UTC)
+        cutoff = at - timedelta(days=self.retention_days)
+        keep = self.delivery
         with self.db.session() as session:
             counts = {
                 "blobs": _count(session.execute(delete(Blob).where(Blob.created_at < cutoff))),
@@ -82,6 +95,11 @@ class Retention:
             model = _known_face_model()
             if model is not None:
                 counts |= _delete_known_faces(session, model.created_at < cutoff)
+            counts |= purge_finished(
+                session,
+                delivered_before=at - timedelta(days=keep.keep_delivered_days),
+                dead_before=at - timedelta(days=keep.keep_dead_days),
+            )
             if any(counts.values()):
                 self.audit.append(
                     session,
@@ -91,6 +109,8 @@ class Retention:
                     details={
                         "older_than": cutoff.isoformat(),
                         "retention_days": self.retention_days,
+                        "keep_delivered_days": keep.keep_delivered_days,
+                        "keep_dead_days": keep.keep_dead_days,
                     }
                     | {"deleted": counts},
                 )
@@ -145,6 +165,8 @@ def _pseudonymise_verifications(
             query = query.where(model.tenant == tenant)
         for row in session.scalars(query):
             row.user_id = subjects.ref(row.tenant, user_id)
+            if model is Verification:
+                row.device_ref = None  # the device the person used is theirs too
 
 
 def _review_models() -> tuple[Any, ...]:
@@ -174,6 +196,7 @@ def _erase_sessions(
     for row in rows:  # the session's record stays, naming the user by pseudonym only
         ref = subjects.ref(row.tenant, user_id)
         row.user_id = ref
+        row.device_ref = None
         if isinstance(row.result, dict) and "user_id" in row.result:
             row.result = row.result | {"user_id": ref}
     if not ids:

@@ -100,7 +100,7 @@ def build_security(
         limiter=RateLimiter(backend, s.rate_limits),
         signatures=RequestVerifier(backend, s.signature_window_s),
         lockout=LivenessLockout(backend, s.liveness_lockout),
-        retention=Retention(database, audit, s.retention_days, subjects),
+        retention=Retention(database, audit, s.retention_days, subjects, settings.delivery),
         subjects=subjects,
     )
 

@@ -154,10 +154,12 @@ class VerificationService:
         today: date | None = None,
         risk: RiskInput | None = None,
         document_type: str | None = None,
+        device_ref: str | None = None,
     ) -> dict[str, Any]:
         """Decode and find the faces (a precise 4xx when unusable), run every check the policy
         asks for, decide, store. ``risk``: the caller's risk level or score (policy risk tiers);
-        ``document_type``: the declared type document rules may match on."""
+        ``document_type``: the declared type document rules may match on; ``device_ref``: the
+        lockout's hash of the caller's device id, stored with the record."""
         started = time.perf_counter()
         laps = Laps()
         policy = self.policies.for_case(user_id, risk) if self.policies else None
@@ -196,7 +198,7 @@ class VerificationService:
         )
         result["timings_ms"] = laps.ms  # per step (Prometheus: kycguard_detector_seconds)
         result["processing_time_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        self._store(case, result, created, user_id, tenant, actor)
+        self._store(case, result, created, user_id, tenant, actor, device_ref)
         return result
 
     # -- steps -----------------------------------------------------------------------------------
@@ -360,6 +362,7 @@ class VerificationService:
         user_id: str | None,
         tenant: str | None,
         actor: Actor | None,
+        device_ref: str | None = None,
     ) -> None:
         self.repository.add(
             Verification(
@@ -373,6 +376,7 @@ class VerificationService:
                 document_sha256=hashlib.sha256(case.id_document).hexdigest(),
                 user_id=user_id,
                 tenant=tenant,
+                device_ref=device_ref,
             ),
             # kept for the reviewer console, encrypted at rest, purged after retention_days
             verification_images(

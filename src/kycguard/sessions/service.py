@@ -123,7 +123,9 @@ class SessionService:
         self.frames = frames
         self.verifications = verifications
         self.audit = audit  # each decision is appended in the completing transaction
-        self.lockout = lockout  # a failed liveness outcome counts toward the user's lockout
+        self.lockout = (
+            lockout  # a failed liveness outcome counts toward the user's and device's lockout
+        )
         self.tracker = SessionTracker(settings.sessions)
         self.portraits = portraits
         self.judge = SessionJudge(settings, detector, matcher, passive)
@@ -181,10 +183,13 @@ class SessionService:
         id_document: bytes | None = None,
         tenant: str | None = None,
         risk: RiskInput | None = None,
+        device_id: str | None = None,
     ) -> dict[str, Any]:
         """``tenant``: the creating key's tenant; the session is stored under it and a linked
         verification must be that tenant's (else VERIFICATION_NOT_FOUND). ``risk``: the caller's
-        risk level or score; the policy version and tier resolved now decide at completion."""
+        risk level or score; the policy version and tier resolved now decide at completion.
+        ``device_id`` (``X-Device-Id``): a failed outcome counts toward that device's lockout too,
+        whichever user id it is tried under; only the lockout's hash of it is kept."""
         s = self.settings.sessions
         if (
             challenge_count is not None
@@ -245,6 +250,9 @@ class SessionService:
             frames_received=0,
             last_sequence=-1,
             version=0,
+            device_ref=self.lockout.subjects(tenant, None, device_id)[0]
+            if device_id and self.lockout is not None
+            else None,
         )
         with self.repository.transaction() as tx:
             tx.add(row)
@@ -608,6 +616,7 @@ class SessionService:
                         result["status"],
                         result,
                         completed_at,
+                        row.device_ref,
                     ),
                 )
             counted.append((row, result))
@@ -620,7 +629,10 @@ class SessionService:
         )
         if counted and self.lockout is not None and _liveness_failed(*counted[-1]):
             row = counted[-1][0]
-            self.lockout.record_failure(self.lockout.subjects(row.tenant, row.user_id, None, None))
+            device = [row.device_ref] if row.device_ref else []  # hashed at creation
+            self.lockout.record_failure(
+                self.lockout.subjects(row.tenant, row.user_id, None, None) + device
+            )
         return result
 
     def _decide(self, row: KycSession) -> dict[str, Any]:

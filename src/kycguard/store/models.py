@@ -33,9 +33,13 @@ class Verification(Base):
         DateTime(timezone=True), nullable=True
     )
     personal_erased_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # the liveness lockout's hash of the caller's X-Device-Id (migration 0012): repeated
+    # rejections of one device are alerted on whatever user ids it used; cleared by erasure
+    device_ref: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
     __table_args__ = (
         Index("ix_verifications_created_at", "created_at"),
         Index("ix_verifications_status", "status"),
         Index("ix_verifications_user_id", "user_id"),
+        Index("ix_verifications_device_ref", "device_ref"),
     )

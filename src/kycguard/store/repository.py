@@ -82,6 +82,7 @@ class VerificationRepository:
                         record.status,
                         full,
                         record.created_at,
+                        record.device_ref,
                     ),
                 )
 

@@ -47,9 +47,12 @@ class KycSession(Base):
     last_sequence: Mapped[int] = mapped_column(Integer, nullable=False, default=-1)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # the liveness lockout's hash of X-Device-Id at creation (migration 0012); cleared by erasure
+    device_ref: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
     __table_args__ = (
         Index("ix_kyc_sessions_user_created", "user_id", "created_at"),
+        Index("ix_kyc_sessions_device_ref", "device_ref"),
         Index("ix_kyc_sessions_status", "status"),
         Index("ix_kyc_sessions_tenant", "tenant"),
     )

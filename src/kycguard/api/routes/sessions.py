@@ -172,6 +172,7 @@ async def _create(request: Request, rt: Runtime, who: Principal) -> Any:
                 id_document=document,
                 tenant=who.tenant,
                 risk=risk,
+                device_id=device,
             ),
         ),
     )

@@ -137,6 +137,7 @@ async def _verify(
     reserved = await run_in_threadpool(
         lockout.reserve, lockout.subjects(who.tenant, user_id, device)
     )
+    device_ref = lockout.subjects(who.tenant, None, device)[0] if device else None
     failed = False
     try:
         result = await run_heavy(  # model work: its own bounded pool, not the one auth uses
@@ -150,6 +151,7 @@ async def _verify(
             actor=who.actor,
             risk=risk,
             document_type=document_type,
+            device_ref=device_ref,
         )
         failed = liveness_failed(result)
     finally:
