@@ -20,7 +20,8 @@ const REQUEST_TIMEOUT_MS = 10000;
 const COMPLETE_TIMEOUT_MS = 120000;
 const DOCUMENT_TIMEOUT_MS = 60000;
 const SLOW_MS = 2500;
-const MAX_NETWORK_FAILURES = 3;
+const MAX_NETWORK_FAILURES = 3; // transient failures in a row (network, 5xx, 429) before the retry button
+const BACKOFF_MS = 500; // then 1 s: the wait before the 2nd and 3rd attempt
 const MAX_DUPLICATES = 15; // identical frames in a row: the picture is frozen
 const FROZEN_MS = 4000; // no new camera frame for this long: the picture is frozen
 const BARCODE_TYPES = new Set(["id_card", "licence"]);
@@ -73,13 +74,18 @@ export class KycCapture {
 
   // -- the flow ------------------------------------------------------------------------------------
 
-  async start() {
+  /** `resume`: back after a lost connection or a server error: straight to the camera (its
+   * permission is granted), not its introduction. */
+  async start({ resume = false } = {}) {
     this._screen("loading", h("p", { class: "kyc-muted" }, this.t("loading")));
     let session;
     try {
-      session = await this._api("GET", "/api/v1/capture/session");
+      session = await this._apiRetrying("GET", "/api/v1/capture/session", undefined, REQUEST_TIMEOUT_MS, () => {
+        const loading = this.root.querySelector(".kyc-muted");
+        if (loading) loading.textContent = this.t("network_slow");
+      });
     } catch (err) {
-      return this._fail(err, () => this.start());
+      return this._fail(err, () => this.start({ resume }));
     }
     if (!this.explicitLanguage && session.default_language) {
       this.language = pickLanguage(undefined, session.default_language);
@@ -93,7 +99,7 @@ export class KycCapture {
     if (session.status !== "active") return this._error("completed");
     if (session.phase === "passed" || session.phase === "failed") return this._complete();
     if (!session.document_portrait && session.frames_received === 0) return this._documentStep();
-    return this._cameraIntro();
+    return resume ? this._liveStep() : this._cameraIntro();
   }
 
   _steps() {
@@ -127,6 +133,7 @@ export class KycCapture {
 
   _screen(step, ...content) {
     this._stopLoop();
+    delete this.root.dataset.error;
     this.root.replaceChildren(
       h("h1", { class: "kyc-title" }, this.t("title")),
       step === "loading" ? null : this._progress(step),
@@ -236,9 +243,12 @@ export class KycCapture {
         const form = new FormData();
         form.append("id_document", this.pictures.front, "front.jpg");
         if (this.pictures.back) form.append("id_document_back", this.pictures.back, "back.jpg");
-        await this._api("POST", `/api/v1/sessions/${this.session.session_id}/document`, form, DOCUMENT_TIMEOUT_MS);
+        // sent again, the same pictures replace the same ones: transient failures are retried
+        await this._apiRetrying("POST", `/api/v1/sessions/${this.session.session_id}/document`, form, DOCUMENT_TIMEOUT_MS, () => {
+          status.textContent = this.t("network_slow");
+        });
       } catch (err) {
-        if (err instanceof ApiError && err.status >= 400 && err.status < 500 && err.status !== 410) {
+        if (!transient(err) && err.status >= 400 && err.status < 500 && err.status !== 410) {
           const reason = err.code === "NO_FACE_IN_DOCUMENT" || err.code === "FACE_TOO_SMALL"
             ? this.t("doc_no_face")
             : this.t("doc_bad_image");
@@ -251,7 +261,8 @@ export class KycCapture {
           retake.focus();
           return;
         }
-        return this._fail(err, () => this._documentSide("front"));
+        // the pictures are kept: the retry sends the same ones again
+        return this._fail(err, () => this._documentPreview(side, blob));
       }
       this._cameraIntro();
     });
@@ -380,13 +391,11 @@ export class KycCapture {
         if (err instanceof ApiError && (err.code === "FRAME_TIMESTAMP_IMPLAUSIBLE" || err.code === "FRAME_OUT_OF_ORDER" || err.code === "DUPLICATE_FRAME")) {
           continue; // this one frame is refused; the next one is fresh
         }
-        if (err instanceof ApiError && err.status !== 0 && err.status < 500 && err.status !== 429) {
-          return this._fail(err, () => this.start());
-        }
+        if (!transient(err)) return this._fail(err, () => this.start());
         this.failures += 1;
         this.notice.textContent = this.t("network_slow");
         if (this.failures >= MAX_NETWORK_FAILURES) return this._fail(err, () => this._resume());
-        await sleep(500 * this.failures);
+        await sleep(BACKOFF_MS * 2 ** (this.failures - 1));
         continue;
       }
       this._show(answer);
@@ -396,7 +405,7 @@ export class KycCapture {
   }
 
   _resume() {
-    this.start();
+    this.start({ resume: true });
   }
 
   _sendFrame(blob, capturedAt) {
@@ -453,12 +462,18 @@ export class KycCapture {
 
   async _complete() {
     this._closeCamera();
-    this._screen("step_result", h("h2", {}, this.t("step_result")), h("p", { role: "status", "aria-live": "polite" }, this.t("analysing")));
+    const status = h("p", { role: "status", "aria-live": "polite" }, this.t("analysing"));
+    this._screen("step_result", h("h2", {}, this.t("step_result")), status);
     let result;
     try {
-      // the decision analyses every kept frame: allow it time on a busy server
-      result = await this._api("POST", `/api/v1/sessions/${this.session.session_id}/complete`, undefined, COMPLETE_TIMEOUT_MS);
+      // the decision analyses every kept frame: allow it time on a busy server. Asked again, the
+      // server answers the same decision, so a transient failure is retried.
+      result = await this._apiRetrying("POST", `/api/v1/sessions/${this.session.session_id}/complete`, undefined, COMPLETE_TIMEOUT_MS, () => {
+        status.textContent = this.t("network_slow");
+      });
     } catch (err) {
+      // decided meanwhile (an answer lost on the way): the session holds the result
+      if (err instanceof ApiError && err.code === "SESSION_COMPLETED") return this.start();
       return this._fail(err, () => this._complete());
     }
     this._result(result);
@@ -597,6 +612,21 @@ export class KycCapture {
     );
   }
 
+  /** `_api` with a bounded retry of transient failures, waiting longer before each attempt
+   * (`onWait` is told first); then the last error. Only for requests the server answers the same
+   * when asked again. */
+  async _apiRetrying(method, path, body, timeoutMs, onWait) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this._api(method, path, body, timeoutMs);
+      } catch (err) {
+        if (!transient(err) || attempt >= MAX_NETWORK_FAILURES) throw err;
+        onWait();
+        await sleep(BACKOFF_MS * 2 ** (attempt - 1));
+      }
+    }
+  }
+
   async _api(method, path, body, timeoutMs = REQUEST_TIMEOUT_MS) {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
@@ -668,6 +698,12 @@ function nextFrame(video, timeoutMs) {
       poll();
     }
   });
+}
+
+/** A failure worth another attempt: no answer (offline, timed out), a server error, too many
+ * requests, or a local hiccup (a frame the canvas could not encode). Any other 4xx is final. */
+function transient(err) {
+  return !(err instanceof ApiError) || err.status === 0 || err.status >= 500 || err.status === 429;
 }
 
 function sleep(ms) {
