@@ -92,6 +92,14 @@ def _streaming_page(web: Web, browser: Any, user: str, holder: Any, **context: A
     return session, ctx, page
 
 
+def _retry_resumes_streaming(web: Web, session: Any, page: Any, before: int, button: str) -> None:
+    """The error's retry button goes straight back to the camera and the same session gets frames."""
+    page.get_by_role("button", name=button).click()
+    page.locator("video.kyc-video").wait_for(timeout=15_000)
+    _wait_for_more_frames(web, session, before, page)
+    assert page.locator("[data-error]").count() == 0
+
+
 def test_network_lost_while_streaming_is_explained_and_resumes(
     web: Web, holder: Any, camera: Path, shots: Any
 ) -> None:
@@ -107,10 +115,7 @@ def test_network_lost_while_streaming_is_explained_and_resumes(
         assert before > 0
         # back online, one click carries on with the camera (no introduction, no new session)
         context.set_offline(False)
-        page.get_by_role("button", name="Try again").click()
-        page.locator("video.kyc-video").wait_for(timeout=15_000)
-        _wait_for_more_frames(web, session, before, page)
-        assert page.locator("[data-error]").count() == 0
+        _retry_resumes_streaming(web, session, page, before, "Try again")
 
 
 def test_server_error_on_frames_is_retried_then_explained_in_german(
@@ -131,10 +136,7 @@ def test_server_error_on_frames_is_retried_then_explained_in_german(
         assert len(hits) == 3, hits
         before = _frames_received(web, session)
         page.unroute(FRAMES)
-        page.get_by_role("button", name="Erneut versuchen").click()
-        page.locator("video.kyc-video").wait_for(timeout=15_000)
-        _wait_for_more_frames(web, session, before, page)
-        assert page.locator("[data-error]").count() == 0
+        _retry_resumes_streaming(web, session, page, before, "Erneut versuchen")
 
 
 def test_completion_unavailable_is_retried_then_the_retry_shows_the_decision(
