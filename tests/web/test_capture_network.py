@@ -92,6 +92,14 @@ def _streaming_page(web: Web, browser: Any, user: str, holder: Any, **context: A
     return session, ctx, page
 
 
+def _shows_error(page: Any, kind: str, heading: str, message: str, timeout: int = 15_000) -> None:
+    """The page reaches the error state ``kind`` and its alert says so in the customer's language."""
+    page.wait_for_selector(f"[data-error={kind}]", timeout=timeout)
+    alert = page.get_by_role("alert")
+    assert alert.get_by_role("heading").inner_text() == heading
+    assert message in alert.inner_text()
+
+
 def _retry_resumes_streaming(web: Web, session: Any, page: Any, before: int, button: str) -> None:
     """The error's retry button goes straight back to the camera and the same session gets frames."""
     page.get_by_role("button", name=button).click()
@@ -106,11 +114,10 @@ def test_network_lost_while_streaming_is_explained_and_resumes(
     with chromium(camera) as browser:
         session, context, page = _streaming_page(web, browser, "network-lost", holder)
         context.set_offline(True)
-        page.wait_for_selector("[data-error=network]", timeout=15_000)
+        _shows_error(
+            page, "network", "Connection lost", "The connection was lost. Check your internet"
+        )
         shots(page, "error-network")
-        alert = page.get_by_role("alert")
-        assert alert.get_by_role("heading").inner_text() == "Connection lost"
-        assert "The connection was lost. Check your internet connection" in alert.inner_text()
         before = _frames_received(web, session)
         assert before > 0
         # back online, one click carries on with the camera (no introduction, no new session)
@@ -125,11 +132,13 @@ def test_server_error_on_frames_is_retried_then_explained_in_german(
     with chromium(camera) as browser:
         session, _, page = _streaming_page(web, browser, "frames-500", holder, locale="de-DE")
         page.route(FRAMES, _failing(hits, 500, "INTERNAL_ERROR", "an unexpected error"))
-        page.wait_for_selector("[data-error=server]", timeout=15_000)
+        _shows_error(
+            page,
+            "server",
+            "Vorübergehendes Problem",
+            "Bei unserem Dienst ist ein Problem aufgetreten",
+        )
         shots(page, "error-server-de")
-        alert = page.get_by_role("alert")
-        assert alert.get_by_role("heading").inner_text() == "Vorübergehendes Problem"
-        assert "Bei unserem Dienst ist ein Problem aufgetreten" in alert.inner_text()
         # three attempts with back-off, then no more until the customer asks
         assert len(hits) == 3, hits
         page.wait_for_timeout(1500)
@@ -151,10 +160,13 @@ def test_completion_unavailable_is_retried_then_the_retry_shows_the_decision(
         page.goto(f"{web.base_url}/capture/{session['session_token']}")
         page.get_by_role("button", name="Start the camera").click()
         # the still photo never smiles: the challenge times out (8 s), the page asks for the decision
-        page.wait_for_selector("[data-error=server]", timeout=40_000)
-        alert = page.get_by_role("alert")
-        assert alert.get_by_role("heading").inner_text() == "Temporary problem"
-        assert "Our service had a problem. Please try again in a moment." in alert.inner_text()
+        _shows_error(
+            page,
+            "server",
+            "Temporary problem",
+            "Our service had a problem. Please try again in a moment.",
+            40_000,
+        )
         assert len(hits) == 3, hits
         with web.api() as c:
             assert c.get(f"/api/v1/sessions/{session['session_id']}").json()["status"] == "active"
