@@ -27,8 +27,9 @@ from kycguard.reviews.config import ReviewSettings
 from kycguard.reviews.known_faces import KnownFaces
 from kycguard.reviews.models import CaseLabel, ReviewCase
 from kycguard.reviews.reasons import DECISIONS, FRAUD_REASON, REASONS
-from kycguard.security.audit import Actor, AuditLog
+from kycguard.security.audit import SYSTEM, Actor, AuditLog
 from kycguard.security.crypto import KeyRing, row_aad
+from kycguard.sessions import linked
 from kycguard.store.database import Database
 from kycguard.store.models import Verification
 from kycguard.store.repository import VerificationRepository
@@ -38,6 +39,7 @@ from kycguard.store.session_models import KycSession, KycSessionBlob
 KINDS = ("verification", "session")
 STATUSES = ("open", "claimed", "decided")
 VERIFICATION_IMAGES = ("document_portrait", "selfie")
+SESSION_REASON = "VIDEO_SESSION_DECIDED"  # the system's reason closing a case (not a reviewer's)
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,10 @@ class ReviewService:
 
     def on_case_decided(self, session: Session, event: CaseDecided) -> None:
         """Every ``manual_review`` decision becomes a case; so does any decision whose face is a
-        known fraud face or another identity's (those are published as ``KnownFaceMatched``)."""
+        known fraud face or another identity's (those are published as ``KnownFaceMatched``).
+        A session linked to a verification may close that verification's case (``_close_by_session``)."""
+        if event.kind == "session":
+            self._close_by_session(session, event)
         matches = self.known_faces.on_case(session, event) if self.settings.known_faces else []
         if event.status != "manual_review" and not matches:
             return
@@ -122,6 +127,67 @@ class ReviewService:
                 },
             )
             self.events.publish(session, match.event)
+
+    def _close_by_session(self, session: Session, event: CaseDecided) -> None:
+        """The video session a high-risk verification required decided it: that verification's
+        case is closed by the system, audited naming the session, when it is safe to, i.e. the
+        session approved or rejected, the case's only reason is VIDEO_SESSION_REQUIRED (no known
+        face, no other finding), the verification would otherwise have approved, and no reviewer
+        is involved (no live claim, no first half of a two-reviewer decision). Otherwise the case
+        stays for a reviewer, whose evidence shows the session (``video_session``). The row is
+        locked first (FOR UPDATE on PostgreSQL; SQLite already holds the write lock), so a
+        reviewer's claim racing this either waits and finds it decided or wins it first."""
+        linked_to = event.result.get("linked_verification") or {}
+        verification_id = linked_to.get("verification_id")
+        if not verification_id or event.status not in ("approved", "rejected"):
+            return
+        verification = session.get(Verification, verification_id)
+        if verification is None or not linked.only_blocked_by_video_session(verification.result):
+            return
+        now = now_utc()
+        rows = session.scalars(
+            select(ReviewCase)
+            .where(
+                ReviewCase.kind == "verification",
+                ReviewCase.case_id == verification_id,
+                ReviewCase.status != "decided",
+            )
+            .with_for_update()
+        )
+        for row in rows:
+            expires = aware(row.claim_expires_at)
+            claimed = row.status == "claimed" and expires is not None and expires > now
+            if (
+                claimed
+                or row.pending is not None
+                or row.tenant != event.tenant
+                or list(row.reasons) != [linked.REQUIRED_REASON]
+            ):
+                continue
+            decision = "approve" if event.status == "approved" else "reject"
+            entry = {
+                "decision": decision,
+                "reason": SESSION_REASON,
+                "notes": f"closed by the system: video session {event.case_id} {event.status}",
+                "reviewer": SYSTEM.id,
+                "decided_at": now.isoformat(),
+                "session_id": event.case_id,
+            }
+            self.audit.append(
+                session,
+                SYSTEM,
+                "review.closed_by_session",
+                target_type="review",
+                target_id=row.id,
+                tenant=row.tenant,
+                details={
+                    "verification_id": verification_id,
+                    "session_id": event.case_id,
+                    "session_status": event.status,
+                },
+            )
+            row.decision, row.final_status, row.decided_at = entry, event.status, now
+            row.status, row.claimed_by, row.claim_expires_at = "decided", None, None
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -213,6 +279,8 @@ class ReviewService:
                 "original_status": row.original_status,
                 "final_status": row.final_status,
             } | {k: row.decision[k] for k in ("decision", "reason", "reviewer", "decided_at")}
+            if "session_id" in row.decision:  # closed by the video session it required
+                review["session_id"] = row.decision["session_id"]
         return result | {"status": row.final_status, "review": review}
 
     # -- acting ----------------------------------------------------------------------------------
@@ -439,11 +507,14 @@ class ReviewService:
     def _evidence(self, session: Session, row: ReviewCase) -> dict[str, Any]:
         result: dict[str, Any] | None
         timeline: list[dict[str, Any]] = []
+        video_session: dict[str, Any] | None = None
         if row.kind == "verification":
             try:
                 result = self.verifications.get(row.case_id)
             except NotFound:
                 result = None
+            video = linked.latest_linked_session(session, row.case_id, row.tenant)
+            video_session = linked.session_block(video) if video is not None else None
             kinds = sorted(
                 set(
                     session.scalars(
@@ -465,6 +536,7 @@ class ReviewService:
             "images": [{"kind": k, "url": f"{base}/{k}"} for k in kinds],
             "alerts": [],
             "timeline": timeline,
+            **({"video_session": video_session} if row.kind == "verification" else {}),
         }
 
     def _image_bytes(self, session: Session, row: ReviewCase, kind: str) -> bytes | None:

@@ -33,7 +33,7 @@ from kycguard.errors import Conflict, InvalidRequest, KycError
 from kycguard.events import CaseDecided, EventBus
 from kycguard.liveness.passive import PassiveLivenessDetector
 from kycguard.policies.apply import linked_risk
-from kycguard.sessions import tokens
+from kycguard.sessions import linked, tokens
 from kycguard.sessions.analysis import FrameAnalysis, analyse_image, decode_frame
 from kycguard.sessions.challenges import PlaneProbe
 from kycguard.sessions.config import Challenge
@@ -675,6 +675,12 @@ class SessionService:
         )
         result["processing_time_ms"] = round((time.perf_counter() - started) * 1000, 1)
         return result
+
+    def with_linked_session(self, verification_id: str, result: dict[str, Any]) -> dict[str, Any]:
+        """A verification's read view with the video session created for it (``video_session``,
+        ``final_decision``; kycguard.sessions.linked). The stored answer is not changed."""
+        with self.repository.transaction() as tx:
+            return linked.with_video_session(tx, verification_id, result)
 
     def _verification_portrait(self, verification_id: str) -> bytes | None:
         """The document portrait a verification kept (encrypted, until retention erases it)."""

@@ -55,6 +55,8 @@ class KycSession(Base):
         Index("ix_kyc_sessions_device_ref", "device_ref"),
         Index("ix_kyc_sessions_status", "status"),
         Index("ix_kyc_sessions_tenant", "tenant"),
+        # a verification's latest video session (migration 0013)
+        Index("ix_kyc_sessions_verification_id", "verification_id", "created_at"),
     )
 
 

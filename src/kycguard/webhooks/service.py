@@ -190,13 +190,18 @@ class WebhookService:
 
     def on_case_decided(self, session: Session, event: CaseDecided) -> None:
         event_type = f"{event.kind}.completed"
+        data = public_view(event.result)  # personal fields stay sealed: GET the case for them
+        if event.kind == "session":  # joins the session to the verification that required it
+            data["verification_id"] = (event.result.get("linked_verification") or {}).get(
+                "verification_id"
+            )
         self._publish(
             session,
             event.tenant,
             event_type,
             event_id(event_type, event.case_id),
             event.decided_at,
-            public_view(event.result),  # personal fields stay sealed: GET the case for them
+            data,
         )
 
     def on_review_decided(self, session: Session, event: ReviewDecided) -> None:

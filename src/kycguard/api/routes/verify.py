@@ -166,4 +166,6 @@ def get_verification(
     who: Principal = Depends(require(Role.INTEGRATOR, Role.REVIEWER)),
 ) -> dict[str, Any]:
     result = rt.verifications.get(verification_id, tenant=who.tenant_filter)
-    return rt.reviews.overlay("verification", verification_id, result) if rt.reviews else result
+    if rt.reviews:
+        result = rt.reviews.overlay("verification", verification_id, result)
+    return rt.sessions.with_linked_session(verification_id, result)
