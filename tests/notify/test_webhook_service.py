@@ -143,6 +143,30 @@ def test_events_reach_subscribed_endpoints_signed_with_stable_ids(
         sessions_only.close()
 
 
+def test_a_completed_session_names_the_verification_it_was_created_for(
+    db: Database, receiver: HttpReceiver
+) -> None:
+    """Integrators join ``session.completed`` to the verification that required it; a session
+    created without one says ``verification_id: null``."""
+    hooks = service(db)
+    bus = EventBus()
+    bus.subscribe(hooks.on_case_decided, CaseDecided)
+    hooks.register(tenant="t1", url=receiver.url, actor=ADMIN, events=["session.completed"])
+    vid, linked, alone = (str(uuid.uuid4()) for _ in range(3))
+    for sid, link in ((linked, {"verification_id": vid, "status": "manual_review"}), (alone, None)):
+        result = {"session_id": sid, "status": "approved", "linked_verification": link}
+        with db.session() as session:  # as the session service does, in its completing transaction
+            bus.publish(
+                session,
+                CaseDecided("session", sid, "t1", "u1", "approved", result, datetime.now(UTC)),
+            )
+    assert hooks.outbox.run() == 2
+    got = {r.json()["data"]["session_id"]: r.json()["data"] for r in receiver.received}
+    assert got[linked]["verification_id"] == vid and got[linked]["status"] == "approved"
+    assert got[alone]["verification_id"] is None
+    assert all(r.json()["type"] == "session.completed" for r in receiver.received)
+
+
 def test_a_deleted_endpoints_deliveries_become_dead_letters(db: Database) -> None:
     hooks = service(db)
     bus = EventBus()

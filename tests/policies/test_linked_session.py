@@ -78,9 +78,11 @@ def test_the_required_session_decides_the_verification_and_closes_its_review(
     assert after["reasons"] == ["VIDEO_SESSION_REQUIRED"]
     assert after["overall_confidence"] == case["overall_confidence"]
 
-    queue = api("GET", "/api/v1/reviews", role="reviewer", params={"kind": "verification"})
-    mine = [i for i in queue.json()["items"] if i["case_id"] == vid]
-    assert mine == [] or mine[0]["status"] == "decided", mine
+    (closed,) = _review_cases(api, vid)
+    assert closed["status"] == "decided" and closed["final_status"] == decided
+    assert closed["decision"]["reviewer"] == "system" and closed["decision"]["session_id"] == sid
+    evidence = api("GET", f"/api/v1/reviews/{closed['id']}", role="reviewer").json()["evidence"]
+    assert evidence["video_session"]["session_id"] == sid
     entries = api(
         "GET",
         "/api/v1/audit",
@@ -98,6 +100,63 @@ def test_the_required_session_decides_the_verification_and_closes_its_review(
     assert (
         foreign.status_code == 404 and foreign.json()["error"]["code"] == "VERIFICATION_NOT_FOUND"
     )
+
+
+def _review_cases(api: Call, verification_id: str) -> list[dict[str, Any]]:
+    queue = api(
+        "GET", "/api/v1/reviews", role="reviewer", params={"kind": "verification", "limit": 200}
+    )
+    assert queue.status_code == 200, queue.text
+    return [i for i in queue.json()["items"] if i["case_id"] == verification_id]
+
+
+def _create_and_complete(api: Call, user: str, vid: str) -> dict[str, Any]:
+    created = api(
+        "POST",
+        "/api/v1/sessions",
+        role="integrator",
+        json={"user_id": user, "verification_id": vid},
+    )
+    assert created.status_code == 200, created.text
+    done = api(
+        "POST",
+        f"/api/v1/sessions/{created.json()['session_id']}/complete",
+        role=None,
+        headers={"X-Session-Token": created.json()["session_token"]},
+    )
+    assert done.status_code == 200, done.text
+    return dict(done.json())
+
+
+def test_a_case_a_reviewer_holds_stays_theirs_and_shows_the_session(
+    api: Call, verify: Callable[..., dict[str, Any]]
+) -> None:
+    user = f"u-held-{uuid.uuid4().hex[:6]}"
+    case = verify(risk_level="high", user_id=user)
+    vid = case["verification_id"]
+    (open_case,) = _review_cases(api, vid)
+    claim = api("POST", f"/api/v1/reviews/{open_case['id']}/claim", role="reviewer")
+    assert claim.status_code == 200, claim.text
+
+    session = _create_and_complete(api, user, vid)
+    (held,) = _review_cases(api, vid)
+    assert held["status"] == "claimed" and held["decision"] is None  # not closed under a reviewer
+    evidence = api("GET", f"/api/v1/reviews/{held['id']}", role="reviewer").json()["evidence"]
+    assert evidence["video_session"]["session_id"] == session["session_id"]
+    assert evidence["video_session"]["decision"] == session["status"]
+    shown = api("GET", f"/api/v1/verifications/{vid}", role="integrator").json()
+    assert "review" not in shown and shown["status"] == "manual_review"
+    assert shown["final_decision"] == session["status"]  # the session was its only blocker
+
+    decided = api(
+        "POST",
+        f"/api/v1/reviews/{held['id']}/decision",
+        role="reviewer",
+        json={"decision": "approve", "notes": "checked by hand"},
+    )
+    assert decided.status_code == 200, decided.text
+    final = api("GET", f"/api/v1/verifications/{vid}", role="integrator").json()
+    assert final["final_decision"] == "approved" == final["status"]  # the reviewer's word wins
 
 
 # -- the read rules, on both databases -----------------------------------------------------------
