@@ -135,9 +135,11 @@ def test_reviewer_claims_and_decides_a_case_over_http(
     assert (
         shown.review["decision"] == "approve" and shown.review["reason"] == "VERIFIED_BY_REVIEWER"
     )
-    assert {k: v for k, v in shown.raw.items() if k not in ("status", "review")} == {
+    read_view = ("status", "review", "video_session", "final_decision")
+    assert {k: v for k, v in shown.raw.items() if k not in read_view} == {
         k: v for k, v in answer.raw.items() if k != "status"
     }
+    assert shown.raw["final_decision"] == "approved" and shown.raw["video_session"] is None
     # the clear part of the stored record is still the original's public view (the whole original
     # stays sealed beside it, unchanged: the evidence above decrypted it)
     assert _stored_result(database_url, answer.id) == public_view(answer.raw)
