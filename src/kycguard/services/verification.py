@@ -27,6 +27,7 @@ from kycguard.documents.portrait import Portrait, PortraitFinder, rotate
 from kycguard.errors import FaceNotUsable
 from kycguard.liveness.passive import PassiveLivenessDetector
 from kycguard.policies.apply import AppliedPolicy, PolicyResolver, RiskInput, RuleOutcome
+from kycguard.scale.executor import release_memory
 from kycguard.security.audit import Actor
 from kycguard.security.blobs import verification_images
 from kycguard.services.structured_data import parse_structured_data
@@ -176,6 +177,7 @@ class VerificationService:
         laps.lap("quality")
         match = self._check_match(case)
         laps.lap("face_match")
+        release_memory()  # the text detector's working memory (+77 MiB) comes next: start it low
         self._check_document(case)
         laps.lap("document_checks")
         self._check_reuse(case)
