@@ -18,6 +18,8 @@ from support.databases import scratch_database
 from support.env import missing
 from support.servers import Server
 
+from kycguard.store.database import Database, upgrade
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EVAL_DATA = ROOT.parent / "shared" / "data"
 SDIST_DIR = ROOT / ".cache" / "sdists"
@@ -61,6 +63,19 @@ def astronaut() -> np.ndarray:
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     yield monkeypatch
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A fresh database migrated to the newest schema, per test, once on SQLite and once on
+    PostgreSQL (the service layers' tests without a server)."""
+    with scratch_database(str(request.param), tmp_path) as url:
+        upgrade(url)
+        database = Database(url)
+        try:
+            yield database
+        finally:
+            database.close()
 
 
 # -- real servers ---------------------------------------------------------------------------------

@@ -4,24 +4,9 @@ PostgreSQL), real local HTTP and SMTP receivers."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from notify.receivers import HttpReceiver, SmtpReceiver
-from support.databases import scratch_database
-
-from kycguard.store.database import Database, upgrade
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    with scratch_database(str(request.param), tmp_path) as url:
-        upgrade(url)
-        database = Database(url)
-        try:
-            yield database
-        finally:
-            database.close()
 
 
 @pytest.fixture

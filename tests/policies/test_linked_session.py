@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from policies.helpers import Call
-from support.databases import scratch_database
 
 from kycguard.sessions.linked import with_video_session
-from kycguard.store.database import Database, upgrade
+from kycguard.store.database import Database
 from kycguard.store.models import Verification
 from kycguard.store.session_models import KycSession
 
@@ -160,17 +157,6 @@ def test_a_case_a_reviewer_holds_stays_theirs_and_shows_the_session(
 
 
 # -- the read rules, on both databases -----------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    with scratch_database(str(request.param), tmp_path) as url:
-        upgrade(url)
-        database = Database(url)
-        try:
-            yield database
-        finally:
-            database.close()
 
 
 HIGH_RISK = {

@@ -5,31 +5,17 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from support.databases import scratch_database
 
 from kycguard.jobs import PeriodicJob, ThreadRunner
 from kycguard.scale.config import ScaleSettings
 from kycguard.scale.idempotency import Claim, IdempotencyStore, KeyReused, Replay
 from kycguard.scale.leases import LeaseStore
-from kycguard.store.database import Database, upgrade
+from kycguard.store.database import Database
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    with scratch_database(str(request.param), tmp_path) as url:
-        upgrade(url)
-        db = Database(url)
-        try:
-            yield db
-        finally:
-            db.close()
-
-
-def test_four_runners_run_a_job_once_per_interval(database: Database) -> None:
+def test_four_runners_run_a_job_once_per_interval(db: Database) -> None:
     runs: list[float] = []
     lock = threading.Lock()
 
@@ -42,7 +28,7 @@ def test_four_runners_run_a_job_once_per_interval(database: Database) -> None:
         ThreadRunner(
             [spec],
             tick_s=0.05,
-            lease=lambda j, s=LeaseStore(database, f"p{i}"): s.acquire(j.name, j.interval_s),
+            lease=lambda j, s=LeaseStore(db, f"p{i}"): s.acquire(j.name, j.interval_s),
         )
         for i in range(4)
     ]
@@ -57,8 +43,8 @@ def test_four_runners_run_a_job_once_per_interval(database: Database) -> None:
     assert all(g >= 0.5 for g in gaps), gaps  # never two runs in one interval
 
 
-def test_idempotency_claim_replay_reuse_and_takeover(database: Database) -> None:
-    store = IdempotencyStore(database, ScaleSettings(idempotency_lock_s=10))
+def test_idempotency_claim_replay_reuse_and_takeover(db: Database) -> None:
+    store = IdempotencyStore(db, ScaleSettings(idempotency_lock_s=10))
     first = store.begin("tenant:t", "k1", "verify", "a" * 64)
     assert isinstance(first, Claim)
     assert store.begin("tenant:t", "k1", "verify", "a" * 64) is None  # in progress: wait
@@ -75,7 +61,7 @@ def test_idempotency_claim_replay_reuse_and_takeover(database: Database) -> None
 
     from kycguard.scale.models import IdempotencyRecord
 
-    with database.session() as s:
+    with db.session() as s:
         s.execute(
             update(IdempotencyRecord)
             .where(IdempotencyRecord.id == stale.id)
