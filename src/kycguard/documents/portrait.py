@@ -18,6 +18,7 @@ may be photographed sideways or upside down. Steps:
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +83,9 @@ class PortraitFinder:
     def __init__(self, detector: MediaPipeFaceDetector, upright_detector: Any) -> None:
         self.detector = detector
         self._hog = upright_detector
+        # dlib's object_detector keeps its feature pyramid in the instance: concurrent calls are
+        # unsafe (dlib's docs), and two /verify calls at once crashed a worker (segfault in dlib)
+        self._hog_lock = threading.Lock()
 
     @classmethod
     def create(cls, detector: MediaPipeFaceDetector) -> PortraitFinder:
@@ -132,7 +136,8 @@ class PortraitFinder:
 
     def upright_score(self, image: np.ndarray) -> float:
         """Best HOG face score in ``image`` (-inf when nothing comes near a face)."""
-        _, scores, _ = self._hog.run(image, 0, -1.0)
+        with self._hog_lock:
+            _, scores, _ = self._hog.run(image, 0, -1.0)
         return max(scores, default=-math.inf)
 
     def _upright_crop(
