@@ -35,14 +35,8 @@ def test_the_required_session_decides_the_verification_and_closes_its_review(
     before = api("GET", url, role="integrator").json()
     assert before["video_session"] is None and before["final_decision"] == "manual_review"
 
-    created = api(
-        "POST",
-        "/api/v1/sessions",
-        role="integrator",
-        json={"user_id": user, "verification_id": vid},
-    )
-    assert created.status_code == 200, created.text
-    sid = created.json()["session_id"]
+    created = _create(api, user, vid)
+    sid = created["session_id"]
     pending = api("GET", url, role="integrator").json()["video_session"]
     assert pending == {
         "session_id": sid,
@@ -51,15 +45,9 @@ def test_the_required_session_decides_the_verification_and_closes_its_review(
         "completed_at": None,
     }
 
-    done = api(
-        "POST",
-        f"/api/v1/sessions/{sid}/complete",
-        role=None,
-        headers={"X-Session-Token": created.json()["session_token"]},
-    )
-    assert done.status_code == 200, done.text
-    decided = done.json()["status"]  # no frames streamed: no liveness, never an approval
-    assert decided == "rejected", done.json()["reasons"]
+    done = _complete(api, created)
+    decided = done["status"]  # no frames streamed: no liveness, never an approval
+    assert decided == "rejected", done["reasons"]
 
     after = api("GET", url, role="integrator").json()
     assert after["video_session"]["session_id"] == sid
@@ -107,7 +95,8 @@ def _review_cases(api: Call, verification_id: str) -> list[dict[str, Any]]:
     return [i for i in queue.json()["items"] if i["case_id"] == verification_id]
 
 
-def _create_and_complete(api: Call, user: str, vid: str) -> dict[str, Any]:
+def _create(api: Call, user: str, vid: str) -> dict[str, Any]:
+    """A video session for the verification ``vid`` (its creation answer)."""
     created = api(
         "POST",
         "/api/v1/sessions",
@@ -115,14 +104,23 @@ def _create_and_complete(api: Call, user: str, vid: str) -> dict[str, Any]:
         json={"user_id": user, "verification_id": vid},
     )
     assert created.status_code == 200, created.text
+    return dict(created.json())
+
+
+def _complete(api: Call, created: dict[str, Any]) -> dict[str, Any]:
+    """Complete the session as the capture page does (its token, no API key)."""
     done = api(
         "POST",
-        f"/api/v1/sessions/{created.json()['session_id']}/complete",
+        f"/api/v1/sessions/{created['session_id']}/complete",
         role=None,
-        headers={"X-Session-Token": created.json()["session_token"]},
+        headers={"X-Session-Token": created["session_token"]},
     )
     assert done.status_code == 200, done.text
     return dict(done.json())
+
+
+def _create_and_complete(api: Call, user: str, vid: str) -> dict[str, Any]:
+    return _complete(api, _create(api, user, vid))
 
 
 def test_a_case_a_reviewer_holds_stays_theirs_and_shows_the_session(
