@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from policies.helpers import Call
+from policies.helpers import Call, audit_entries
 
 from kycguard.sessions.linked import with_video_session
 from kycguard.store.database import Database
@@ -68,15 +68,8 @@ def test_the_required_session_decides_the_verification_and_closes_its_review(
     assert closed["decision"]["reviewer"] == "system" and closed["decision"]["session_id"] == sid
     evidence = api("GET", f"/api/v1/reviews/{closed['id']}", role="reviewer").json()["evidence"]
     assert evidence["video_session"]["session_id"] == sid
-    entries = api(
-        "GET",
-        "/api/v1/audit",
-        role="auditor",
-        tenant=None,
-        params={"action": "review.closed_by_session", "limit": 1000},
-    )
-    assert entries.status_code == 200, entries.text
-    named = [e for e in entries.json()["entries"] if e["details"]["verification_id"] == vid]
+    entries = audit_entries(api, "review.closed_by_session")
+    named = [e for e in entries if e["details"]["verification_id"] == vid]
     assert len(named) == 1 and named[0]["details"]["session_id"] == sid, named
     assert named[0]["actor"] == "system"
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from policies.helpers import Call, Photos
+from policies.helpers import Call, Photos, audit_entries
 
 from kycguard.policies.experiments import Variant, assign
 
@@ -68,15 +68,8 @@ def test_a_policy_change_is_audited_and_the_next_decision_names_the_new_version(
     assert result["status"] == "manual_review"  # the same pair is approved under version 1
     assert result["overall_confidence"] < 99.5
 
-    audit = api(
-        "GET",
-        "/api/v1/audit",
-        role="auditor",
-        tenant=None,
-        params={"action": "policy.version_created", "limit": 1000},
-    )
-    assert audit.status_code == 200, audit.text
-    mine = [e for e in audit.json()["entries"] if e["details"].get("version") == version]
+    created = audit_entries(api, "policy.version_created")
+    mine = [e for e in created if e["details"].get("version") == version]
     assert len(mine) == 1 and mine[0]["target_id"] == "default"
     assert mine[0]["actor_role"] == "admin"
     assert mine[0]["details"]["comment"] == "approve only near-certain cases"
@@ -88,14 +81,8 @@ def test_a_policy_change_is_audited_and_the_next_decision_names_the_new_version(
     versions = api("GET", "/api/v1/policies/default/versions", role="reviewer").json()["versions"]
     assert [v["version"] for v in versions][:2] == [version, version - 1]
     assert [v["version"] for v in versions if v["active"]] == [1]
-    rollback = api(
-        "GET",
-        "/api/v1/audit",
-        role="auditor",
-        tenant=None,
-        params={"action": "policy.activated", "limit": 1000},
-    )
-    assert any(e["details"]["previous"] == version for e in rollback.json()["entries"])
+    rollback = audit_entries(api, "policy.activated")
+    assert any(e["details"]["previous"] == version for e in rollback)
 
 
 def test_a_policys_liveness_bands_decide_the_selfies_passive_liveness(
